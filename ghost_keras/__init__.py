@@ -8,6 +8,7 @@ Import ``ghost_keras`` before ``tensorflow`` so the choice takes effect.
 import os as _os
 
 _os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Level 3: TF 2.21 prints oneDNN/CUDA probing lines at level 2 too; set the variable to see them.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
