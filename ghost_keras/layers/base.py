@@ -204,6 +204,14 @@ class GhostRNNBase(keras.layers.RNN):
         self.activity_regularizer = keras.regularizers.get(activity_regularizer)
         self.input_spec = [keras.layers.InputSpec(ndim=3)]
 
+    def step_model(self, input_dim: int | None = None) -> keras.Model:
+        """The single-step computation with explicit state: inputs ``[frame, *states]``,
+        outputs ``[output, *new_states]``, sharing this layer's weights (see
+        :func:`ghost_keras.streaming.step_model`)."""
+        from ghost_keras.streaming import step_model  # streaming imports the layers
+
+        return step_model(self, input_dim)
+
     def get_config(self) -> dict[str, Any]:
         cell_config = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):

@@ -1,0 +1,130 @@
+"""Single-step (streaming) models: one feature frame in, logits and the new state out.
+
+A microcontroller runs a recurrent KWS model one frame per stride, carrying the state between
+calls. :func:`step_model` rebuilds a trained sequence model as that single step, sharing its
+weights: inputs ``[frame, state_1, ...]``, outputs ``[logits, new_state_1, ...]`` (external
+state, the form TFLM runs: see the design note, sections 3 and 5).
+
+Example:
+
+>>> import ghost_keras, numpy as np
+>>> from ghost_keras.models import build_model
+>>> from ghost_keras.streaming import step_model, run_steps
+>>> model = build_model("ghost_gru", "S", input_shape=(49, 10))
+>>> step = step_model(model)
+>>> [tuple(t.shape) for t in step.inputs]
+[(None, 10), (None, 154)]
+>>> x = np.zeros((2, 49, 10), "float32")
+>>> np.allclose(run_steps(step, x)[:, -1], model.predict(x, verbose=0), atol=1e-5)
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tf_keras as keras
+
+# Layers that act on each frame independently and so run unchanged inside a step.
+_FRAMEWISE = (keras.layers.Dense, keras.layers.Activation, keras.layers.ReLU,
+              keras.layers.Softmax, keras.layers.Rescaling)
+# Layers that are the identity at inference.
+_INFERENCE_IDENTITY = (keras.layers.Dropout, keras.layers.GaussianNoise, keras.layers.InputLayer)
+
+
+class NotStreamableError(ValueError):
+    """The model has a layer that cannot run one frame at a time."""
+
+
+def _state_sizes(cell: keras.layers.Layer) -> list[int]:
+    sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+    return [int(s) for s in sizes]
+
+
+def is_streamable(model: keras.Model) -> bool:
+    """Whether :func:`step_model` can rebuild ``model`` as a single step."""
+    try:
+        _check_layers(model)
+    except NotStreamableError:
+        return False
+    return True
+
+
+def _check_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    layers = list(model.layers)
+    for layer in layers:
+        if isinstance(layer, keras.layers.RNN):
+            if layer.go_backwards:
+                raise NotStreamableError(
+                    f"layer {layer.name!r} runs backwards in time, which needs the whole window; "
+                    "a streaming model must be unidirectional."
+                )
+        elif not isinstance(layer, _FRAMEWISE + _INFERENCE_IDENTITY):
+            raise NotStreamableError(
+                f"layer {layer.name!r} ({type(layer).__name__}) cannot run one frame at a time. "
+                "Streaming models are RNN layers followed by frame-wise layers (Dense, "
+                "activations, Dropout); export other models as window models."
+            )
+    if not any(isinstance(layer, keras.layers.RNN) for layer in layers):
+        raise NotStreamableError(
+            f"{model.name} has no recurrent layer: export it as a window model instead "
+            "(the whole window is recomputed at every stride)."
+        )
+    return layers
+
+
+def step_model(model: keras.Model | keras.layers.RNN, input_dim: int | None = None) -> keras.Model:
+    """Returns the single-step model of a recurrent KWS model (or of one RNN layer).
+
+    Args:
+        model: A trained model (RNN layers followed by frame-wise layers), or an RNN layer.
+        input_dim: Features per frame; needed only for an RNN layer that is not yet built.
+
+    Returns:
+        A ``keras.Model`` sharing ``model``'s weights, with inputs ``[frame, *states]`` and
+        outputs ``[output, *new_states]`` in the order of the recurrent layers. Feeding each
+        new state back reproduces the sequence model frame by frame.
+
+    Raises:
+        NotStreamableError: a layer needs the whole window (conv, backward RNN...).
+    """
+    if isinstance(model, keras.layers.RNN):
+        if input_dim is None:
+            if not model.cell.built:
+                raise ValueError("pass input_dim for an RNN layer that has not been built yet.")
+            input_dim = int(model.cell.kernel.shape[0])
+        wrapper = keras.Sequential([keras.Input((None, input_dim)), model])
+        return step_model(wrapper)
+    layers = _check_layers(model)
+    frame = keras.Input((int(model.input_shape[-1]),), name="frame")
+    x = frame
+    state_inputs, state_outputs = [], []
+    for layer in layers:
+        if isinstance(layer, _INFERENCE_IDENTITY):
+            continue
+        if isinstance(layer, keras.layers.RNN):
+            states = [keras.Input((size,), name=f"{layer.name}_state_{i}")
+                      for i, size in enumerate(_state_sizes(layer.cell))]
+            x, new_states = layer.cell(x, states if len(states) > 1 else states[0], training=False)
+            new_states = new_states if isinstance(new_states, (list, tuple)) else [new_states]
+            state_inputs += states
+            state_outputs += list(new_states)
+        else:
+            x = layer(x)
+    return keras.Model([frame, *state_inputs], [x, *state_outputs], name=f"{model.name}_step")
+
+
+def zero_states(step: keras.Model, batch: int = 1) -> list[np.ndarray]:
+    """Zero initial states for ``step``'s state inputs."""
+    return [np.zeros((batch, int(t.shape[-1])), np.float32) for t in step.inputs[1:]]
+
+
+def run_steps(step: keras.Model, sequences: np.ndarray,
+              states: list[np.ndarray] | None = None) -> np.ndarray:
+    """Drives ``step`` over ``[batch, frames, features]`` and returns ``[batch, frames, out]``."""
+    states = states or zero_states(step, sequences.shape[0])
+    outputs = []
+    for t in range(sequences.shape[1]):
+        result = step([sequences[:, t], *states], training=False)
+        outputs.append(np.asarray(result[0]))
+        states = [np.asarray(s) for s in result[1:]]
+    return np.stack(outputs, axis=1)
