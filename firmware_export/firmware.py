@@ -1,0 +1,320 @@
+"""Writes the firmware folder: model array, op resolver, settings, front end, loop, README.
+
+One call, :func:`write_firmware_folder`, renders every file in memory first (so a bad setting
+fails before anything is written), then writes each file atomically. The output is a pure
+function of the inputs -- no dates, no absolute paths -- so re-running with the same model and
+settings gives byte-identical files; unchanged files are not rewritten (their mtime stays, so
+an incremental build does not recompile them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ghost_keras.fileio import atomic_write_bytes
+
+from .c_sources import render_c_arrays, render_model_data, validate_c_identifier
+from .model_settings import (
+    ArenaChoice,
+    FirmwareSettings,
+    SettingsError,
+    build_settings,
+    render_model_settings_header,
+)
+from .op_resolver import render_model_ops_header
+from .tflite_model import TfliteModelInfo, load_model_bytes, read_tflite
+from .tflm import measure_arena, recommended_arena_bytes
+
+MANIFEST_NAME = "ghost_kws_manifest.json"
+ARENA_MARGIN = 0.10
+
+# Template files copied as they are; the front-end implementation is picked by kind.
+_COMMON_TEMPLATES = (
+    "kws_main.h",
+    "kws_main.cc",
+    "kws_frontend.h",
+    "recognize_commands.h",
+    "recognize_commands.cc",
+)
+_FRONTEND_TEMPLATES = {
+    "microfrontend": "frontend_microfrontend.cc",
+    "cmsis_mfcc_q15": "frontend_cmsis_mfcc.cc",
+}
+MFCC_TABLE_PREFIX = "kws_"
+
+
+@dataclass(frozen=True)
+class FirmwareFile:
+    """One written file: its name inside the folder, size and SHA-256."""
+
+    name: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class FirmwareFolder:
+    """What :func:`write_firmware_folder` wrote."""
+
+    path: Path
+    files: tuple[FirmwareFile, ...]
+    model: TfliteModelInfo
+    settings: FirmwareSettings
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.settings.arena.arena_bytes
+
+    def file(self, name: str) -> FirmwareFile:
+        for f in self.files:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+def template_text(name: str) -> str:
+    """The text of ``firmware_export/templates/<name>``."""
+    return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def mfcc_table_spec(frontend: Mapping[str, Any]) -> dict[str, tuple[type, int | None]]:
+    """Tables ``frontend_cmsis_mfcc.cc`` needs for ``arm_mfcc_init_q15``: name -> (dtype, length
+    or None when it depends on the filters)."""
+    n_mel = frontend["num_channels"]
+    return {
+        "window_coefs": (np.int16, frontend["fft_length"]),  # q15, applied to fftLen samples
+        "filter_pos": (np.uint32, n_mel),
+        "filter_lengths": (np.uint32, n_mel),
+        "filter_coefs": (np.int16, None),  # q15, sum(filter_lengths) values
+        "dct_coefs": (np.int16, frontend["num_mfcc"] * n_mel),  # q15, [num_mfcc, n_mel]
+    }
+
+
+def check_mfcc_tables(tables: Mapping[str, np.ndarray], frontend: Mapping[str, Any]) -> None:
+    """Raises ``SettingsError`` unless ``tables`` holds what ``arm_mfcc_init_q15`` needs."""
+    spec = mfcc_table_spec(frontend)
+    missing = [k for k in spec if k not in tables]
+    if missing:
+        raise SettingsError(f"the CMSIS MFCC front end needs tables {missing} "
+                            f"(Frontend.c_tables() must give {list(spec)})")
+    for name, (dtype, length) in spec.items():
+        array = np.asarray(tables[name])
+        if array.dtype != dtype:
+            raise SettingsError(f"table {name} must be {np.dtype(dtype)}, is {array.dtype}")
+        if length is not None and array.size != length:
+            raise SettingsError(f"table {name} must have {length} values, has {array.size}")
+    total = int(np.asarray(tables["filter_lengths"], dtype=np.int64).sum())
+    if np.asarray(tables["filter_coefs"]).size != total:
+        raise SettingsError(f"filter_coefs must have sum(filter_lengths) = {total} values")
+
+
+def _choose_arena(model: bytes, arena_bytes: int | None, margin: float) -> ArenaChoice:
+    if arena_bytes is not None:
+        if arena_bytes <= 0 or arena_bytes % 16:
+            raise SettingsError(f"arena_bytes {arena_bytes} must be a positive multiple of 16")
+        return ArenaChoice(arena_bytes=int(arena_bytes))
+    measured = measure_arena(model)
+    return ArenaChoice(
+        arena_bytes=recommended_arena_bytes(measured.smallest_bytes, margin),
+        measured_bytes=measured.smallest_bytes,
+        recorded_bytes=measured.recorded.total,
+        margin=margin,
+    )
+
+
+def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
+            names: list[str], model_name: str) -> str:
+    descriptions = {
+        "model_data.h": "declares the model array", "model_data.cc": "the model bytes",
+        "model_ops.h": "op resolver with exactly the model's ops",
+        "model_settings.h": "every number: audio, front end, tensors, arena, recognizer",
+        "kws_main.h": "KwsSetup()/KwsStep() and the board hooks", "kws_main.cc": "the loop",
+        "kws_frontend.h": "front-end interface and feature quantization",
+        "frontend_microfrontend.cc": "front end on TFLM's microfrontend",
+        "frontend_cmsis_mfcc.cc": "front end on CMSIS-DSP arm_mfcc_q15",
+        "frontend_tables.h": "front-end tables (window, mel filters, DCT)",
+        "frontend_tables.c": "front-end table data",
+        "recognize_commands.h": "posterior averaging and detection",
+        "recognize_commands.cc": "the recognizer (no heap, no TFLM headers)",
+        "README.md": "this file", MANIFEST_NAME: "file list with sizes and SHA-256",
+    }
+    fe = fs.frontend
+    if fe["kind"] == "microfrontend":
+        frontend_note = (f"TFLM microfrontend, {fe['window_ms']} ms window / {fe['stride_ms']} ms "
+                         f"stride, {fe['num_channels']} channels")
+        frontend_build = (
+            "The microfrontend is not part of TFLM's library build: add the `.c`/`.cc` files of "
+            "`tensorflow/lite/experimental/microfrontend/lib` (not `*_test.cc`, `*_io.c`, "
+            "`*_main.c`, `frontend_memmap_*`) and kissfft (`third_party/kissfft/kiss_fft.c`, "
+            "`tools/kiss_fftr.c`, include dir `third_party/kissfft`) to your build. "
+            "`FrontendPopulateState()` allocates its buffers with `malloc` once at setup."
+        )
+    else:
+        frontend_note = (f"CMSIS-DSP arm_mfcc_q15, {fe['window_ms']} ms window / {fe['stride_ms']}"
+                         f" ms stride, FFT {fe['fft_length']}, {fe['num_channels']} mel filters, "
+                         f"{fe['num_mfcc']} MFCCs")
+        frontend_build = (
+            "The MFCC front end needs CMSIS-DSP (github.com/ARM-software/CMSIS-DSP: "
+            "TransformFunctions and the functions they call, e.g. the `*Functions.c` bundles) "
+            "and `frontend_tables.c`."
+        )
+    arena = fs.arena
+    arena_note = (
+        f"smallest that worked on the host TFLM: {arena.measured_bytes}, plus "
+        f"{arena.margin:.0%} for CMSIS-NN scratch buffers and TFLM version drift, rounded up "
+        "to 16" if arena.measured_bytes is not None else "chosen by the caller"
+    )
+    values = {
+        "model_name": model_name,
+        "file_table": "\n".join(f"| `{n}` | {descriptions.get(n, '')} |" for n in names),
+        "model_bytes": str(info.size_bytes),
+        "array_name": array_name,
+        "op_count": str(len(info.ops)),
+        "op_list": ", ".join(info.ops),
+        "arena_bytes": str(arena.arena_bytes),
+        "arena_note": arena_note,
+        "frontend_note": frontend_note,
+        "frontend_build": frontend_build,
+        "labels": ", ".join(f"`{label}`" for label in fs.labels),
+        "ignored": ", ".join(f"`{label}`" for label in fs.ignore_labels) or "none",
+        "average_window_ms": str(fs.recognizer["average_window_ms"]),
+        "threshold": str(fs.recognizer["detection_threshold"]),
+        "suppression_ms": str(fs.recognizer["suppression_ms"]),
+        "minimum_count": str(fs.recognizer["minimum_count"]),
+    }
+    text = template_text("README.md")
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    if "{{" in text:
+        raise RuntimeError("README template has an unfilled placeholder")
+    return text
+
+
+def render_firmware_files(
+    model: bytes | str | os.PathLike,
+    settings: Mapping[str, Any],
+    array_name: str = "g_kws_model",
+    arena_bytes: int | None = None,
+    *,
+    frontend_tables: Mapping[str, np.ndarray] | None = None,
+    arena_margin: float = ARENA_MARGIN,
+    model_name: str = "ghost-keras KWS model",
+) -> tuple[dict[str, bytes], TfliteModelInfo, FirmwareSettings]:
+    """Every file of the folder as ``{name: bytes}``, without writing anything."""
+    data = load_model_bytes(model)
+    info = read_tflite(data)
+    validate_c_identifier(array_name)
+    ops_header = render_model_ops_header(info.ops)  # fails early on an op TFLM lacks
+    fs = build_settings(settings, info, _choose_arena(data, arena_bytes, arena_margin), array_name)
+
+    texts: dict[str, str] = {}
+    model_src = render_model_data(data, array_name)
+    texts[model_src.header_name] = model_src.header
+    texts[model_src.source_name] = model_src.source
+    texts["model_ops.h"] = ops_header
+    texts["model_settings.h"] = render_model_settings_header(fs)
+    for name in _COMMON_TEMPLATES:
+        texts[name] = template_text(name)
+    texts[_FRONTEND_TEMPLATES[fs.frontend["kind"]]] = template_text(
+        _FRONTEND_TEMPLATES[fs.frontend["kind"]]
+    )
+    if fs.frontend["kind"] == "cmsis_mfcc_q15":
+        if frontend_tables is None:
+            raise SettingsError("the cmsis_mfcc_q15 front end needs frontend_tables "
+                                "(Frontend.c_tables())")
+        check_mfcc_tables(frontend_tables, fs.frontend)
+        tables_src = render_c_arrays(frontend_tables, base_name="frontend_tables",
+                                     prefix=MFCC_TABLE_PREFIX)
+        texts[tables_src.header_name] = tables_src.header
+        texts[tables_src.source_name] = tables_src.source
+    elif frontend_tables is not None:
+        raise SettingsError("frontend_tables given, but the microfrontend uses none")
+
+    names = sorted(texts) + ["README.md", MANIFEST_NAME]
+    texts["README.md"] = _readme(fs, info, array_name, names, model_name)
+    files = {name: text.encode("utf-8") for name, text in texts.items()}
+    files[MANIFEST_NAME] = _manifest(files, data, info, fs, array_name)
+    return files, info, fs
+
+
+def _manifest(files: Mapping[str, bytes], model: bytes, info: TfliteModelInfo,
+              fs: FirmwareSettings, array_name: str) -> bytes:
+    def tensor(t):
+        return {"index": t.index, "name": t.signature_name or t.name, "shape": list(t.shape),
+                "dtype": t.dtype, "scale": t.scale, "zero_point": t.zero_point}
+
+    doc = {
+        "generator": "ghost-keras firmware_export",
+        "model": {"sha256": hashlib.sha256(model).hexdigest(), "bytes": len(model),
+                  "array_name": array_name, "ops": list(info.ops)},
+        "arena": {"arena_bytes": fs.arena.arena_bytes, "host_min_bytes": fs.arena.measured_bytes,
+                  "recorded_bytes": fs.arena.recorded_bytes, "margin": fs.arena.margin},
+        "tensors": {"features": tensor(fs.roles.features), "scores": tensor(fs.roles.scores),
+                    "states": [[tensor(i), tensor(o)] for i, o in fs.roles.states]},
+        "labels": list(fs.labels),
+        "ignore_labels": list(fs.ignore_labels),
+        "recognizer": fs.recognizer,
+        "frontend": fs.frontend,
+        "files": {name: {"bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+                  for name, content in sorted(files.items())},
+    }
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _previous_files(out_dir: Path) -> set[str]:
+    try:
+        doc = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        return set(doc.get("files", {})) | {MANIFEST_NAME}
+    except (OSError, ValueError):
+        return set()
+
+
+def write_firmware_folder(
+    tflite_path_or_bytes: bytes | str | os.PathLike,
+    settings: Mapping[str, Any],
+    out_dir: str | os.PathLike,
+    array_name: str = "g_kws_model",
+    arena_bytes: int | None = None,
+    *,
+    frontend_tables: Mapping[str, np.ndarray] | None = None,
+    arena_margin: float = ARENA_MARGIN,
+    model_name: str = "ghost-keras KWS model",
+) -> FirmwareFolder:
+    """Writes the firmware folder for a converted int8 model and returns what it wrote.
+
+    ``settings``: see :func:`firmware_export.model_settings.build_settings`. ``arena_bytes``:
+    the tensor arena for the device (a multiple of 16); None measures the smallest arena that
+    works on the host TFLM and adds ``arena_margin``. ``frontend_tables``: the
+    ``Frontend.c_tables()`` dict, required by the ``cmsis_mfcc_q15`` front end (names in
+    :func:`mfcc_table_spec`). Files a previous run wrote into ``out_dir`` (per its manifest) and
+    this one does not are removed; nothing else in ``out_dir`` is touched.
+    """
+    files, info, fs = render_firmware_files(
+        tflite_path_or_bytes, settings, array_name, arena_bytes,
+        frontend_tables=frontend_tables, arena_margin=arena_margin, model_name=model_name,
+    )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stale = _previous_files(out) - set(files)
+    for name, content in files.items():
+        path = out / name
+        if path.is_file() and path.read_bytes() == content:
+            continue
+        atomic_write_bytes(path, content)
+    for name in sorted(stale):
+        if "/" not in name and "\\" not in name:  # only plain names a manifest of ours lists
+            (out / name).unlink(missing_ok=True)
+    written = tuple(
+        FirmwareFile(name, len(content), hashlib.sha256(content).hexdigest())
+        for name, content in sorted(files.items())
+    )
+    return FirmwareFolder(path=out, files=written, model=info, settings=fs)

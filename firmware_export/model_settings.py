@@ -1,0 +1,520 @@
+"""``model_settings.h``: every number the firmware needs, in one generated header.
+
+Why ``#define``s and not ``constexpr`` in a namespace: the header is included from C as well as
+C++ -- the TFLM microfrontend and CMSIS-DSP front ends are C, and a board's audio driver often is
+-- and only the preprocessor is common to both. Macros are prefixed ``KWS_``; integers are plain
+literals, floats are ``float`` literals that convert to exactly the model's float32 value,
+per-label and per-state lists are brace initializers (``static const int8_t x[] = KWS_...;``).
+
+Quantization numbers (feature input, scores, states) are read from the model's tensors, never
+passed in: a re-converted model cannot silently disagree with its header.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .c_sources import c_float_literal, header_guard, validate_c_identifier
+from .recognizer import default_ignore_labels, probability_to_threshold, recognizer_capacity
+from .tflite_model import TensorInfo, TfliteModelInfo
+
+FRONTEND_KINDS = ("microfrontend", "cmsis_mfcc_q15")
+
+# TFLM micro_speech's FrontendConfig values (micro_features_generator.cc), which are also the
+# defaults of TensorFlow's audio_microfrontend op. Overridable in settings["frontend"].
+MICROFRONTEND_DEFAULTS: dict[str, float | int] = {
+    "smoothing_bits": 10,
+    "even_smoothing": 0.025,
+    "odd_smoothing": 0.06,
+    "min_signal_remaining": 0.05,
+    "enable_pcan": 1,
+    "pcan_strength": 0.95,
+    "pcan_offset": 80.0,
+    "gain_bits": 21,
+    "enable_log": 1,
+    "scale_shift": 6,
+}
+
+_CMSIS_FFT_LENGTHS = (32, 64, 128, 256, 512, 1024, 2048, 4096)
+
+
+class SettingsError(ValueError):
+    """The settings dict or the model does not describe a usable firmware."""
+
+
+@dataclass(frozen=True)
+class TensorRoles:
+    """Which model tensor is what for the streaming loop."""
+
+    features: TensorInfo
+    scores: TensorInfo
+    states: tuple[tuple[TensorInfo, TensorInfo], ...]
+    """(input, output) pairs; the firmware copies each output's bytes into its input."""
+
+
+@dataclass(frozen=True)
+class ArenaChoice:
+    """The tensor arena written into the header and how it was chosen."""
+
+    arena_bytes: int
+    measured_bytes: int | None = None
+    """Smallest arena that worked on the host TFLM (None: the caller gave ``arena_bytes``)."""
+    recorded_bytes: int | None = None
+    """RecordingMicroAllocator total at that size."""
+    margin: float | None = None
+
+
+@dataclass(frozen=True)
+class Macro:
+    """One ``#define``: ``kind`` is int, float, str or list (a brace initializer)."""
+
+    name: str
+    value: str
+    kind: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class FirmwareSettings:
+    """Validated settings, ready to render."""
+
+    labels: tuple[str, ...]
+    ignore_labels: tuple[str, ...]
+    roles: TensorRoles
+    frontend: dict[str, Any]
+    recognizer: dict[str, int]
+    arena: ArenaChoice
+    feature_quant_mult: float
+    """float32 ``input_scale / feature scale`` (KWS_FEATURE_QUANT_MULT)."""
+    feature_quant_offset: float
+    """float32 ``input_offset / feature scale`` (KWS_FEATURE_QUANT_OFFSET)."""
+    macros: tuple[Macro, ...] = field(repr=False)
+
+    def macro(self, name: str) -> Macro:
+        for m in self.macros:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+
+# -- tensor roles -------------------------------------------------------------------------------
+
+
+def _find(tensors: Sequence[TensorInfo], name: str, kind: str) -> TensorInfo:
+    hits = [t for t in tensors if t.matches(name)]
+    if len(hits) != 1:
+        known = [t.signature_name or t.name for t in tensors]
+        raise SettingsError(f"no single model {kind} named {name!r}; the {kind}s are {known}")
+    return hits[0]
+
+
+def _is_state(t: TensorInfo) -> bool:
+    return "state" in (t.signature_name or "").lower() or "state" in t.name.lower()
+
+
+def resolve_tensor_roles(
+    model: TfliteModelInfo, num_labels: int, names: Mapping[str, Any] | None = None
+) -> TensorRoles:
+    """Finds the feature input, the score output and the (input, output) state pairs.
+
+    With ``names`` (``{"features": ..., "scores": ..., "states": [[in, out], ...]}``, each a
+    signature or tensor name) they are looked up. Without, they are inferred: a state is an
+    input/output pair of equal shape and type (names containing "state" first); the scores are
+    the output with ``num_labels`` values; the features the remaining input. Anything ambiguous
+    is an error asking for ``names``. (The converter orders inputs/outputs its own way -- e.g.
+    state before frame -- so the index alone means nothing.)
+    """
+    if names:
+        features = _find(model.inputs, names["features"], "input")
+        scores = _find(model.outputs, names["scores"], "output")
+        states = tuple(
+            (_find(model.inputs, i, "input"), _find(model.outputs, o, "output"))
+            for i, o in names.get("states", [])
+        )
+    else:
+        hint = 'pass settings["tensors"] = {"features": ..., "scores": ..., "states": [[in, out]]}'
+        score_candidates = [
+            t for t in model.outputs if t.size == num_labels and not _is_state(t)
+        ] or [t for t in model.outputs if t.size == num_labels]
+        if len(score_candidates) != 1:
+            raise SettingsError(
+                f"cannot tell which output holds the {num_labels} scores "
+                f"({[t.signature_name or t.name for t in score_candidates]}); {hint}"
+            )
+        scores = score_candidates[0]
+        free_inputs = list(model.inputs)
+        pairs = []
+        # State outputs named "...state..." pick their input first, so a frame of the same
+        # shape as the state cannot steal the pairing.
+        state_outputs = sorted(
+            (t for t in model.outputs if t is not scores), key=lambda t: not _is_state(t)
+        )
+        for out in state_outputs:
+            same = [t for t in free_inputs if t.shape == out.shape and t.dtype == out.dtype]
+            named = [t for t in same if _is_state(t)]
+            choice = named if len(named) == 1 else same
+            if len(choice) != 1:
+                raise SettingsError(
+                    f"cannot pair state output {out.signature_name or out.name} {out.shape} "
+                    f"with one input ({[t.signature_name or t.name for t in same]}); {hint}"
+                )
+            pairs.append((choice[0], out))
+            free_inputs.remove(choice[0])
+        if len(free_inputs) != 1:
+            raise SettingsError(
+                f"expected one feature input besides the states, found "
+                f"{[t.signature_name or t.name for t in free_inputs]}; {hint}"
+            )
+        features = free_inputs[0]
+        states = tuple(sorted(pairs, key=lambda p: p[0].index))
+    return TensorRoles(features=features, scores=scores, states=states)
+
+
+def check_roles(roles: TensorRoles, num_labels: int) -> None:
+    """Checks types and that every state output can be copied byte for byte into its input."""
+    f, s = roles.features, roles.scores
+    if f.dtype != "int8" or not f.is_quantized:
+        raise SettingsError(f"feature input {f.signature_name or f.name} must be per-tensor int8, "
+                            f"is {f.type_name}")
+    if s.dtype not in ("int8", "uint8") or not s.is_quantized:
+        raise SettingsError(f"score output {s.signature_name or s.name} must be int8/uint8, "
+                            f"is {s.type_name}")
+    if s.size != num_labels:
+        raise SettingsError(f"{num_labels} labels but the score output has {s.size} values")
+    for i, o in roles.states:
+        if i.shape != o.shape or i.dtype != o.dtype:
+            raise SettingsError(
+                f"state input {i.signature_name or i.name} {i.shape} {i.type_name} and output "
+                f"{o.signature_name or o.name} {o.shape} {o.type_name} differ in shape or type"
+            )
+        if not (i.is_quantized and o.is_quantized):
+            raise SettingsError(f"state {i.signature_name or i.name} is not per-tensor quantized")
+        if np.float32(i.scale) != np.float32(o.scale) or i.zero_point != o.zero_point:
+            raise SettingsError(
+                f"state input {i.signature_name or i.name} (scale {i.scale}, zero point "
+                f"{i.zero_point}) and output {o.signature_name or o.name} (scale {o.scale}, zero "
+                f"point {o.zero_point}) are quantized differently, but the firmware copies the "
+                "output bytes into the input; convert with a fixed state range (e.g. "
+                "fake_quant min=-1, max=127/128 on the state in and out)"
+            )
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+
+def _require(d: Mapping[str, Any], keys: Sequence[str], where: str) -> None:
+    missing = [k for k in keys if k not in d]
+    if missing:
+        raise SettingsError(f"{where} lacks {missing}")
+
+
+def _int(value: Any, name: str, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not float(value).is_integer():
+        raise SettingsError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _samples(ms: int, sample_rate: int, given: Any, name: str) -> int:
+    exact = ms * sample_rate / 1000
+    if not exact.is_integer():
+        raise SettingsError(f"{name}: {ms} ms at {sample_rate} Hz is not a whole number of samples")
+    if given is not None and _int(given, name) != int(exact):
+        raise SettingsError(f"{name} = {given} but {ms} ms at {sample_rate} Hz is {int(exact)}")
+    return int(exact)
+
+
+def _frontend(cfg: Mapping[str, Any], sample_rate: int) -> dict[str, Any]:
+    _require(cfg, ["kind", "window_ms", "stride_ms", "num_channels", "lower_band_limit_hz",
+                   "upper_band_limit_hz", "input_scale"], 'settings["frontend"]')
+    kind = cfg["kind"]
+    if kind not in FRONTEND_KINDS:
+        raise SettingsError(f"frontend kind {kind!r} is not one of {FRONTEND_KINDS}")
+    out: dict[str, Any] = {"kind": kind}
+    out["window_ms"] = _int(cfg["window_ms"], "window_ms", 1)
+    out["stride_ms"] = _int(cfg["stride_ms"], "stride_ms", 1)
+    out["window_samples"] = _samples(out["window_ms"], sample_rate, cfg.get("window_samples"),
+                                     "window_samples")
+    out["stride_samples"] = _samples(out["stride_ms"], sample_rate, cfg.get("stride_samples"),
+                                     "stride_samples")
+    if out["stride_samples"] > out["window_samples"]:
+        raise SettingsError("stride longer than the window")
+    out["num_channels"] = _int(cfg["num_channels"], "num_channels", 1)
+    out["lower_band_limit_hz"] = float(cfg["lower_band_limit_hz"])
+    out["upper_band_limit_hz"] = float(cfg["upper_band_limit_hz"])
+    if not 0 <= out["lower_band_limit_hz"] < out["upper_band_limit_hz"] <= sample_rate / 2:
+        raise SettingsError("need 0 <= lower_band_limit_hz < upper_band_limit_hz <= sample_rate/2")
+    out["input_scale"] = float(cfg["input_scale"])
+    out["input_offset"] = float(cfg.get("input_offset", 0.0))
+    if not (math.isfinite(out["input_scale"]) and out["input_scale"] > 0):
+        raise SettingsError("input_scale must be a positive float (feature = raw * input_scale)")
+    known = set(out) | {"input_offset"} | (
+        set(MICROFRONTEND_DEFAULTS) if kind == "microfrontend" else {"num_mfcc", "fft_length"})
+    unknown = set(cfg) - known
+    if unknown:
+        raise SettingsError(f"unknown {kind} settings {sorted(unknown)}")
+    if kind == "microfrontend":
+        out["frame_size"] = out["num_channels"]
+        for key, default in MICROFRONTEND_DEFAULTS.items():
+            out[key] = type(default)(cfg.get(key, default))
+    else:
+        _require(cfg, ["num_mfcc", "fft_length"], 'settings["frontend"] (cmsis_mfcc_q15)')
+        out["num_mfcc"] = _int(cfg["num_mfcc"], "num_mfcc", 1)
+        out["fft_length"] = _int(cfg["fft_length"], "fft_length", 1)
+        if out["fft_length"] not in _CMSIS_FFT_LENGTHS:
+            raise SettingsError(f"fft_length must be one of {_CMSIS_FFT_LENGTHS} for CMSIS-DSP")
+        if out["window_samples"] > out["fft_length"]:
+            raise SettingsError("window_samples exceeds fft_length")
+        if out["num_mfcc"] > out["num_channels"]:
+            raise SettingsError("num_mfcc exceeds the number of mel filters (num_channels)")
+        out["frame_size"] = out["num_mfcc"]
+    return out
+
+
+def _recognizer(
+    cfg: Mapping[str, Any], scores: TensorInfo, result_period_ms: int
+) -> dict[str, int]:
+    _require(cfg, ["average_window_ms", "suppression_ms", "minimum_count"],
+             'settings["recognizer"]')
+    if ("detection_threshold" in cfg) == ("detection_probability" in cfg):
+        raise SettingsError(
+            'settings["recognizer"] needs exactly one of detection_threshold (score units '
+            "0..255, int8 score + 128) or detection_probability (0..1, converted with the score "
+            "output's scale and zero point)"
+        )
+    if "detection_threshold" in cfg:
+        threshold = _int(cfg["detection_threshold"], "detection_threshold", 0)
+        if threshold > 255:
+            raise SettingsError("detection_threshold is in score units 0..255")
+    else:
+        threshold = probability_to_threshold(
+            float(cfg["detection_probability"]), scores.scale, scores.zero_point, scores.dtype
+        )
+    window = _int(cfg["average_window_ms"], "average_window_ms", 1)
+    return {
+        "average_window_ms": window,
+        "detection_threshold": threshold,
+        "suppression_ms": _int(cfg["suppression_ms"], "suppression_ms", 0),
+        "minimum_count": _int(cfg["minimum_count"], "minimum_count", 1),
+        "capacity": recognizer_capacity(window, result_period_ms),
+    }
+
+
+def build_settings(
+    settings: Mapping[str, Any],
+    model: TfliteModelInfo,
+    arena: ArenaChoice,
+    array_name: str = "g_kws_model",
+) -> FirmwareSettings:
+    """Validates ``settings`` against ``model`` and computes every header value.
+
+    ``settings`` keys: ``sample_rate``; ``labels`` (one per score); ``frontend`` (``kind``
+    "microfrontend" or "cmsis_mfcc_q15", ``window_ms``, ``stride_ms``, optional
+    ``window_samples``/``stride_samples`` (checked), ``num_channels`` (filterbank channels / mel
+    filters), ``num_mfcc`` + ``fft_length`` (MFCC), ``lower_band_limit_hz``,
+    ``upper_band_limit_hz``, ``input_scale`` (model feature = front-end integer output *
+    input_scale + input_offset), optional ``input_offset`` and microfrontend parameters);
+    ``recognizer`` (``average_window_ms``, ``detection_threshold`` or
+    ``detection_probability``, ``suppression_ms``, ``minimum_count``, optional
+    ``ignore_labels``); optional ``frames_per_decision`` (default 1) and ``tensors`` (see
+    :func:`resolve_tensor_roles`).
+    """
+    _require(settings, ["sample_rate", "labels", "frontend", "recognizer"], "settings")
+    unknown = set(settings) - {"sample_rate", "labels", "frontend", "recognizer",
+                               "frames_per_decision", "tensors"}
+    if unknown:
+        raise SettingsError(f"unknown settings {sorted(unknown)}")
+    sample_rate = _int(settings["sample_rate"], "sample_rate", 1)
+    labels = tuple(str(label) for label in settings["labels"])
+    if len(set(labels)) != len(labels) or not labels:
+        raise SettingsError(f"labels must be unique and non-empty: {labels}")
+    for label in labels:
+        if not label.isprintable() or '"' in label or "\\" in label:
+            raise SettingsError(f"label {label!r} cannot go into a C string as is")
+
+    roles = resolve_tensor_roles(model, len(labels), settings.get("tensors"))
+    check_roles(roles, len(labels))
+    frontend = _frontend(settings["frontend"], sample_rate)
+    if roles.features.size % frontend["frame_size"]:
+        raise SettingsError(
+            f"feature input has {roles.features.size} values, not a whole number of "
+            f"{frontend['frame_size']}-value frames"
+        )
+    frames_per_input = roles.features.size // frontend["frame_size"]
+    frames_per_decision = _int(settings.get("frames_per_decision", 1), "frames_per_decision", 1)
+    if roles.states and frames_per_decision != 1:
+        raise SettingsError("a model that carries state must run on every frame: "
+                            "frames_per_decision must be 1")
+    rec_cfg = settings["recognizer"]
+    recognizer = _recognizer(rec_cfg, roles.scores, frontend["stride_ms"] * frames_per_decision)
+    ignore = tuple(rec_cfg.get("ignore_labels", default_ignore_labels(labels)))
+    if set(ignore) - set(labels):
+        raise SettingsError(f"ignore_labels not among the labels: {sorted(set(ignore) - set(labels))}")
+    if arena.arena_bytes % 16 or arena.arena_bytes <= 0:
+        raise SettingsError(f"arena_bytes {arena.arena_bytes} must be a positive multiple of 16")
+
+    validate_c_identifier(array_name)
+    macros = _macros(sample_rate, labels, ignore, roles, frontend, frames_per_input,
+                     frames_per_decision, recognizer, arena, model, array_name)
+    mult, offset = _feature_quant(frontend, roles.features)
+    return FirmwareSettings(labels, ignore, roles, frontend, recognizer, arena, mult, offset,
+                            macros)
+
+
+def _feature_quant(fe: Mapping[str, Any], features: TensorInfo) -> tuple[float, float]:
+    # Feature quantization on the device, in float32 (kws_frontend.h):
+    #   q = clamp(lrintf(raw * mult + offset) + zero_point, -128, 127)
+    # with mult = input_scale / s_in and offset = input_offset / s_in.
+    return (float(np.float32(fe["input_scale"] / features.scale)),
+            float(np.float32(fe["input_offset"] / features.scale)))
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+
+def _paren(text: str) -> str:
+    # A negative value in parentheses behaves as one operand wherever the macro is expanded.
+    return f"({text})" if text.startswith("-") else text
+
+
+def _i(name: str, value: int, comment: str = "") -> Macro:
+    return Macro(name, _paren(str(int(value))), "int", comment)
+
+
+def _f(name: str, value: float, comment: str = "") -> Macro:
+    return Macro(name, _paren(c_float_literal(value)), "float", comment)
+
+
+def _list(name: str, values: Sequence[str], comment: str = "") -> Macro:
+    return Macro(name, "{" + ", ".join(values) + "}", "list", comment)
+
+
+def _macros(sample_rate, labels, ignore, roles, fe, frames_per_input, frames_per_decision,
+            rec, arena, model, array_name) -> tuple[Macro, ...]:
+    f, s = roles.features, roles.scores
+    mult, offset = _feature_quant(fe, f)
+    kind_id = FRONTEND_KINDS.index(fe["kind"]) + 1
+    m: list[Macro] = [
+        _i("KWS_SAMPLE_RATE_HZ", sample_rate),
+        Macro("KWS_MODEL_DATA", array_name, "ident", "the model array of model_data.h"),
+        _i("KWS_MODEL_BYTES", model.size_bytes, "size of the .tflite flatbuffer"),
+        _i("KWS_FRONTEND_MICROFRONTEND", 1),
+        _i("KWS_FRONTEND_CMSIS_MFCC_Q15", 2),
+        _i("KWS_FRONTEND_KIND", kind_id, fe["kind"]),
+        _i("KWS_WINDOW_MS", fe["window_ms"]),
+        _i("KWS_STRIDE_MS", fe["stride_ms"]),
+        _i("KWS_WINDOW_SAMPLES", fe["window_samples"]),
+        _i("KWS_STRIDE_SAMPLES", fe["stride_samples"]),
+        _i("KWS_NUM_CHANNELS", fe["num_channels"], "filterbank channels / mel filters"),
+        _f("KWS_LOWER_BAND_LIMIT_HZ", fe["lower_band_limit_hz"]),
+        _f("KWS_UPPER_BAND_LIMIT_HZ", fe["upper_band_limit_hz"]),
+        _f("KWS_FRONTEND_INPUT_SCALE", fe["input_scale"], "feature = raw * scale + offset"),
+        _f("KWS_FRONTEND_INPUT_OFFSET", fe["input_offset"]),
+    ]
+    if fe["kind"] == "microfrontend":
+        m += [
+            _i("KWS_MF_SMOOTHING_BITS", fe["smoothing_bits"]),
+            _f("KWS_MF_EVEN_SMOOTHING", fe["even_smoothing"]),
+            _f("KWS_MF_ODD_SMOOTHING", fe["odd_smoothing"]),
+            _f("KWS_MF_MIN_SIGNAL_REMAINING", fe["min_signal_remaining"]),
+            _i("KWS_MF_ENABLE_PCAN", fe["enable_pcan"]),
+            _f("KWS_MF_PCAN_STRENGTH", fe["pcan_strength"]),
+            _f("KWS_MF_PCAN_OFFSET", fe["pcan_offset"]),
+            _i("KWS_MF_GAIN_BITS", fe["gain_bits"]),
+            _i("KWS_MF_ENABLE_LOG", fe["enable_log"]),
+            _i("KWS_MF_SCALE_SHIFT", fe["scale_shift"]),
+        ]
+    else:
+        m += [_i("KWS_NUM_MFCC", fe["num_mfcc"]), _i("KWS_FFT_LENGTH", fe["fft_length"])]
+    m += [
+        _i("KWS_FEATURE_FRAME_SIZE", fe["frame_size"], "int8 values per feature frame"),
+        _i("KWS_FRAMES_PER_INPUT", frames_per_input, "frames in the model's feature input"),
+        _i("KWS_FRAMES_PER_DECISION", frames_per_decision, "frames between two invokes"),
+        _i("KWS_FEATURE_INPUT_INDEX", f.index, f.signature_name or f.name),
+        _i("KWS_FEATURE_INPUT_SIZE", f.size),
+        _f("KWS_FEATURE_INPUT_SCALE", f.scale),
+        _i("KWS_FEATURE_INPUT_ZERO_POINT", f.zero_point),
+        _f("KWS_FEATURE_QUANT_MULT", mult, "input_scale / feature input scale"),
+        _f("KWS_FEATURE_QUANT_OFFSET", offset, "input_offset / feature input scale"),
+        _i("KWS_SCORES_OUTPUT_INDEX", s.index, s.signature_name or s.name),
+        _i("KWS_SCORES_ARE_INT8", int(s.dtype == "int8"), "else uint8"),
+        _f("KWS_SCORES_SCALE", s.scale),
+        _i("KWS_SCORES_ZERO_POINT", s.zero_point),
+        _i("KWS_NUM_LABELS", len(labels)),
+        _list("KWS_LABEL_STRINGS", [f'"{label}"' for label in labels]),
+        _list("KWS_IGNORED_LABELS", ["1" if label in ignore else "0" for label in labels],
+              "1: never reported as a detection"),
+        _i("KWS_NUM_STATES", len(roles.states)),
+        _i("KWS_STATE_TOTAL_BYTES", sum(i.nbytes for i, _ in roles.states)),
+    ]
+    for k, (si, so) in enumerate(roles.states):
+        m += [
+            _i(f"KWS_STATE{k}_INPUT_INDEX", si.index, si.signature_name or si.name),
+            _i(f"KWS_STATE{k}_OUTPUT_INDEX", so.index, so.signature_name or so.name),
+            _i(f"KWS_STATE{k}_BYTES", si.nbytes),
+            _f(f"KWS_STATE{k}_SCALE", si.scale, "same for input and output"),
+            _i(f"KWS_STATE{k}_ZERO_POINT", si.zero_point),
+        ]
+    if roles.states:  # C has no empty initializer lists: defined only when there is a state
+        m += [
+            _list("KWS_STATE_INPUT_INDICES", [str(i.index) for i, _ in roles.states]),
+            _list("KWS_STATE_OUTPUT_INDICES", [str(o.index) for _, o in roles.states]),
+            _list("KWS_STATE_BYTES", [str(i.nbytes) for i, _ in roles.states]),
+            _list("KWS_STATE_ZERO_POINTS", [_paren(str(i.zero_point)) for i, _ in roles.states]),
+        ]
+    arena_note = (
+        f"host TFLM minimum {arena.measured_bytes} + {arena.margin:.0%}, rounded up to 16"
+        if arena.measured_bytes is not None else "given by the caller"
+    )
+    m += [_i("KWS_TENSOR_ARENA_BYTES", arena.arena_bytes, arena_note)]
+    if arena.measured_bytes is not None:
+        m += [_i("KWS_TENSOR_ARENA_HOST_MIN_BYTES", arena.measured_bytes,
+                 "smallest arena that allocated + invoked on the host (64-bit) TFLM")]
+    if arena.recorded_bytes is not None:
+        m += [_i("KWS_TENSOR_ARENA_RECORDED_BYTES", arena.recorded_bytes,
+                 "RecordingMicroAllocator total (no temporaries)")]
+    m += [
+        _i("KWS_AVERAGE_WINDOW_MS", rec["average_window_ms"]),
+        _i("KWS_DETECTION_THRESHOLD", rec["detection_threshold"], "score units 0..255"),
+        _i("KWS_SUPPRESSION_MS", rec["suppression_ms"]),
+        _i("KWS_MINIMUM_COUNT", rec["minimum_count"]),
+        _i("KWS_RECOGNIZER_CAPACITY", rec["capacity"], "results the averaging window holds"),
+    ]
+    return tuple(m)
+
+
+def render_model_settings_header(fs: FirmwareSettings, file_name: str = "model_settings.h") -> str:
+    """Text of ``model_settings.h``: one ``#define`` per :class:`Macro`."""
+    guard = header_guard(file_name)
+    width = max(len(m.name) for m in fs.macros) + 1
+    lines = []
+    for m in fs.macros:
+        line = f"#define {m.name.ljust(width)}{m.value}"
+        if m.comment:
+            line += f"  /* {m.comment} */"
+        lines.append(line)
+    return (
+        f"/* {file_name}: settings of the keyword-spotting firmware. Generated by ghost-keras\n"
+        " * firmware_export from the model's tensors and the export settings; do not edit,\n"
+        " * regenerate instead. Plain #defines so that C (front end, drivers) and C++ share it.\n"
+        " */\n"
+        f"#ifndef {guard}\n#define {guard}\n\n" + "\n".join(lines) + f"\n\n#endif  /* {guard} */\n"
+    )
+
+
+def quantize_features(raw: np.ndarray, fs: FirmwareSettings) -> np.ndarray:
+    """Front-end integer outputs -> int8 feature input, exactly as ``kws::QuantizeFeature``
+    (kws_frontend.h) does on the device: float32 ``raw * mult``, ``+ offset``, round half to
+    even, ``+ zero point``, clip to int8."""
+    mult, offset = np.float32(fs.feature_quant_mult), np.float32(fs.feature_quant_offset)
+    zero_point = fs.roles.features.zero_point
+    scaled = np.asarray(raw).astype(np.float32) * mult
+    q = np.rint(scaled + offset).astype(np.int64) + zero_point
+    return np.clip(q, -128, 127).astype(np.int8)

@@ -1,0 +1,194 @@
+"""``model_ops.h``: a ``tflite::MicroMutableOpResolver`` that registers exactly the model's ops.
+
+A ``MicroMutableOpResolver<N>`` links only the kernels it is told to add, so registering just the
+model's ops keeps flash small; ``N`` must be at least the number of ``AddXxx()`` calls, and a
+missing op only shows at ``AllocateTensors()`` on the device ("Didn't find op for builtin opcode").
+Generating the list from the flatbuffer's operator codes makes both mistakes impossible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# BuiltinOperator name -> MicroMutableOpResolver method, read from TFLM's
+# tensorflow/lite/micro/micro_mutable_op_resolver.h (tflite-micro main, 2026-08): every
+# `AddXxx()` that registers a builtin. An op absent here has no TFLM kernel.
+TFLM_OP_METHODS: dict[str, str] = {
+    "ABS": "AddAbs",
+    "ADD": "AddAdd",
+    "ADD_N": "AddAddN",
+    "ARG_MAX": "AddArgMax",
+    "ARG_MIN": "AddArgMin",
+    "ASSIGN_VARIABLE": "AddAssignVariable",
+    "AVERAGE_POOL_2D": "AddAveragePool2D",
+    "BATCH_MATMUL": "AddBatchMatMul",
+    "BATCH_TO_SPACE_ND": "AddBatchToSpaceNd",
+    "BROADCAST_ARGS": "AddBroadcastArgs",
+    "BROADCAST_TO": "AddBroadcastTo",
+    "CALL_ONCE": "AddCallOnce",
+    "CAST": "AddCast",
+    "CEIL": "AddCeil",
+    "CONCATENATION": "AddConcatenation",
+    "CONV_2D": "AddConv2D",
+    "COS": "AddCos",
+    "CUMSUM": "AddCumSum",
+    "DEPTH_TO_SPACE": "AddDepthToSpace",
+    "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
+    "DEQUANTIZE": "AddDequantize",
+    "DIV": "AddDiv",
+    "DYNAMIC_UPDATE_SLICE": "AddDynamicUpdateSlice",
+    "ELU": "AddElu",
+    "EMBEDDING_LOOKUP": "AddEmbeddingLookup",
+    "EQUAL": "AddEqual",
+    "EXP": "AddExp",
+    "EXPAND_DIMS": "AddExpandDims",
+    "FILL": "AddFill",
+    "FLOOR": "AddFloor",
+    "FLOOR_DIV": "AddFloorDiv",
+    "FLOOR_MOD": "AddFloorMod",
+    "FULLY_CONNECTED": "AddFullyConnected",
+    "GATHER": "AddGather",
+    "GATHER_ND": "AddGatherNd",
+    "GREATER": "AddGreater",
+    "GREATER_EQUAL": "AddGreaterEqual",
+    "HARD_SWISH": "AddHardSwish",
+    "IF": "AddIf",
+    "L2_NORMALIZATION": "AddL2Normalization",
+    "L2_POOL_2D": "AddL2Pool2D",
+    "LEAKY_RELU": "AddLeakyRelu",
+    "LESS": "AddLess",
+    "LESS_EQUAL": "AddLessEqual",
+    "LOG": "AddLog",
+    "LOG_SOFTMAX": "AddLogSoftmax",
+    "LOGICAL_AND": "AddLogicalAnd",
+    "LOGICAL_NOT": "AddLogicalNot",
+    "LOGICAL_OR": "AddLogicalOr",
+    "LOGISTIC": "AddLogistic",
+    "MAX_POOL_2D": "AddMaxPool2D",
+    "MAXIMUM": "AddMaximum",
+    "MEAN": "AddMean",
+    "MINIMUM": "AddMinimum",
+    "MIRROR_PAD": "AddMirrorPad",
+    "MUL": "AddMul",
+    "NEG": "AddNeg",
+    "NOT_EQUAL": "AddNotEqual",
+    "PACK": "AddPack",
+    "PAD": "AddPad",
+    "PADV2": "AddPadV2",
+    "PRELU": "AddPrelu",
+    "QUANTIZE": "AddQuantize",
+    "READ_VARIABLE": "AddReadVariable",
+    "REDUCE_ALL": "AddReduceAll",
+    "REDUCE_MAX": "AddReduceMax",
+    "REDUCE_MIN": "AddReduceMin",
+    "RELU": "AddRelu",
+    "RELU6": "AddRelu6",
+    "RESHAPE": "AddReshape",
+    "RESIZE_BILINEAR": "AddResizeBilinear",
+    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor",
+    "REVERSE_V2": "AddReverseV2",
+    "ROUND": "AddRound",
+    "RSQRT": "AddRsqrt",
+    "SELECT_V2": "AddSelectV2",
+    "SHAPE": "AddShape",
+    "SIN": "AddSin",
+    "SLICE": "AddSlice",
+    "SOFTMAX": "AddSoftmax",
+    "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd",
+    "SPACE_TO_DEPTH": "AddSpaceToDepth",
+    "SPLIT": "AddSplit",
+    "SPLIT_V": "AddSplitV",
+    "SQRT": "AddSqrt",
+    "SQUARE": "AddSquare",
+    "SQUARED_DIFFERENCE": "AddSquaredDifference",
+    "SQUEEZE": "AddSqueeze",
+    "STRIDED_SLICE": "AddStridedSlice",
+    "SUB": "AddSub",
+    "SUM": "AddSum",
+    "SVDF": "AddSvdf",
+    "TANH": "AddTanh",
+    "TRANSPOSE": "AddTranspose",
+    "TRANSPOSE_CONV": "AddTransposeConv",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",
+    "UNPACK": "AddUnpack",
+    "VAR_HANDLE": "AddVarHandle",
+    "WHILE": "AddWhile",
+    "ZEROS_LIKE": "AddZerosLike",
+}
+
+_METHOD_OPS = {method: op for op, method in TFLM_OP_METHODS.items()}
+
+
+class UnsupportedOpError(ValueError):
+    """The model uses an operator TFLM's MicroMutableOpResolver cannot register."""
+
+    def __init__(self, op: str, detail: str = ""):
+        self.op = op
+        hint = (
+            "TFLM has no kernel for it; change the model so the converter does not emit it "
+            "(e.g. no WHILE/TensorList from a non-unrolled RNN, no Flex/SELECT_TF_OPS ops)"
+        )
+        super().__init__(f"operator {op} is not supported by TFLite Micro: {detail or hint}")
+
+
+def resolver_method(op: str) -> str:
+    """The ``MicroMutableOpResolver`` method that registers builtin ``op`` (``AddTanh``...)."""
+    if op.startswith("CUSTOM:"):
+        raise UnsupportedOpError(
+            op,
+            "custom ops need a registration written for TFLM and "
+            "resolver.AddCustom(name, registration); this generator does not emit them",
+        )
+    try:
+        return TFLM_OP_METHODS[op]
+    except KeyError:
+        raise UnsupportedOpError(op) from None
+
+
+def op_for_method(method: str) -> str:
+    """The inverse of :func:`resolver_method` (``AddTanh`` -> ``TANH``)."""
+    return _METHOD_OPS[method]
+
+
+def render_model_ops_header(ops: Sequence[str], *, model_note: str = "") -> str:
+    """Text of ``model_ops.h`` registering exactly ``ops`` (ordered, unique builtin names).
+
+    Defines ``kModelOpCount``, ``ModelOpResolver`` (= ``tflite::MicroMutableOpResolver<N>``) and
+    ``RegisterModelOps(ModelOpResolver&)``. Raises :class:`UnsupportedOpError` naming the first op
+    TFLM cannot register.
+    """
+    if len(set(ops)) != len(ops):
+        raise ValueError(f"op list has duplicates: {list(ops)}")
+    if not ops:
+        raise ValueError("the model has no operators")
+    methods = [resolver_method(op) for op in ops]
+    calls = "\n".join(
+        f"  if (resolver.{m}() != kTfLiteOk) return kTfLiteError;  // {op}"
+        for op, m in zip(ops, methods)
+    )
+    note = f"// {model_note}\n" if model_note else ""
+    return f"""\
+// model_ops.h: the TFLite Micro op resolver for this model. Generated by ghost-keras
+// firmware_export from the model's operator codes; do not edit, regenerate instead.
+{note}//
+// Ops ({len(ops)}): {", ".join(ops)}
+//
+// With OPTIMIZED_KERNEL_DIR=cmsis_nn the same AddXxx() calls register the CMSIS-NN kernels.
+#ifndef GHOST_KWS_MODEL_OPS_H_
+#define GHOST_KWS_MODEL_OPS_H_
+
+#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+
+constexpr unsigned int kModelOpCount = {len(ops)};
+
+using ModelOpResolver = tflite::MicroMutableOpResolver<kModelOpCount>;
+
+// Adds every operator the model uses. Returns kTfLiteError if one cannot be added
+// (TFLM logs why); call once, before constructing the MicroInterpreter.
+inline TfLiteStatus RegisterModelOps(ModelOpResolver& resolver) {{
+{calls}
+  return kTfLiteOk;
+}}
+
+#endif  // GHOST_KWS_MODEL_OPS_H_
+"""
