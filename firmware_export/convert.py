@@ -178,13 +178,21 @@ def _state_ranges(step: keras.Model, pairs: list[list[np.ndarray]]) -> list[tupl
     return ranges
 
 
-def convert_step_model(model: keras.Model, representative: np.ndarray) -> ExportedModel:
+def _head(logits: tf.Tensor, probabilities: bool) -> tf.Tensor:
+    # Softmax scores (int8, scale 1/256) are what the recognizer averages on the device.
+    return tf.nn.softmax(logits) if probabilities else logits
+
+
+def convert_step_model(model: keras.Model, representative: np.ndarray,
+                       probabilities: bool = True) -> ExportedModel:
     """Converts a recurrent KWS model to a full-int8 single-step TFLite model.
 
     Args:
         model: A trained float or QAT model (RNN layers followed by frame-wise layers).
         representative: ``[N, frames, features]`` real features (a few dozen clips) to
             calibrate the int8 ranges.
+        probabilities: Output softmax scores (the firmware's recognizer averages them)
+            instead of logits.
 
     Returns:
         An :class:`ExportedModel`: inputs ``[frame, *states]``, outputs
@@ -203,7 +211,8 @@ def convert_step_model(model: keras.Model, representative: np.ndarray) -> Export
         frame, states = inputs[0], [_fake_quant(s, r) for s, r in zip(inputs[1:], ranges)]
         outputs = step([frame, *states], training=False)
         logits, new_states = outputs[0], outputs[1:]
-        return [logits, *(_fake_quant(s, r) for s, r in zip(new_states, ranges))]
+        return [_head(logits, probabilities),
+                *(_fake_quant(s, r) for s, r in zip(new_states, ranges))]
 
     concrete = serve.get_concrete_function()
     # The calibrator feeds samples in the converted model's input order: learn it first.
@@ -224,14 +233,15 @@ def convert_step_model(model: keras.Model, representative: np.ndarray) -> Export
     )
 
 
-def convert_window_model(model: keras.Model, representative: np.ndarray) -> ExportedModel:
+def convert_window_model(model: keras.Model, representative: np.ndarray,
+                         probabilities: bool = True) -> ExportedModel:
     """Converts a model that reads a whole window (e.g. DS-CNN) to full-int8 TFLite."""
     frames, features = int(model.input_shape[1]), int(model.input_shape[2])
     spec = tf.TensorSpec([1, frames, features], tf.float32, name="features")
 
     @tf.function(input_signature=[spec])
     def serve(window):
-        return model(window, training=False)
+        return _head(model(window, training=False), probabilities)
 
     samples = [[w[None].astype(np.float32)] for w in representative[:_MAX_CALIBRATION_SAMPLES]]
     tflite = _convert(serve.get_concrete_function(), model, samples)
@@ -239,13 +249,14 @@ def convert_window_model(model: keras.Model, representative: np.ndarray) -> Expo
 
 
 def convert_model(model: keras.Model, representative: np.ndarray,
-                  kind: str | None = None) -> ExportedModel:
+                  kind: str | None = None, probabilities: bool = True) -> ExportedModel:
     """Converts ``model`` to full-int8 TFLite: a step model when it can stream, else a window.
 
     Args:
         model: Trained float or QAT KWS model, input ``[batch, frames, features]``.
         representative: ``[N, frames, features]`` real features for calibration.
         kind: ``"step"`` or ``"window"`` to force one; by default recurrent models stream.
+        probabilities: Softmax scores out (default) rather than logits.
     """
     representative = np.asarray(representative, np.float32)
     expected = tuple(int(v) for v in model.input_shape[1:])
@@ -260,7 +271,7 @@ def convert_model(model: keras.Model, representative: np.ndarray,
         kind = "step" if is_streamable(model) else "window"
     if kind == "step":
         try:
-            return convert_step_model(model, representative)
+            return convert_step_model(model, representative, probabilities)
         except NotStreamableError as error:
             raise ExportError(f"{error} (or pass kind='window')") from error
-    return convert_window_model(model, representative)
+    return convert_window_model(model, representative, probabilities)

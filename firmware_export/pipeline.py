@@ -1,0 +1,144 @@
+"""Run folder -> verified int8 model -> firmware folder: what ``ghost-kws export`` and
+``ghost-kws firmware`` do.
+
+``export_run`` converts a training run's model (its QAT model when ``ghost-kws qat`` made one),
+calibrating on training features, streams the whole test split through TFLM and writes
+``<run>/export/model_int8.tflite`` and ``export.json`` (interface + verification report),
+each atomically. ``write_run_firmware`` turns that export into the firmware folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from firmware_export.convert import ExportedModel, convert_model
+from firmware_export.firmware import FirmwareFolder, write_firmware_folder
+from firmware_export.verify import VerifyReport, verify_export
+from ghost_keras.features import FrontendConfig, make_frontend
+from ghost_keras.fileio import atomic_write_bytes, atomic_write_json
+
+TFLITE_FILE = "model_int8.tflite"
+EXPORT_JSON = "export.json"
+QAT_DIR = "qat"
+
+#: Recognizer defaults (TFLM micro_speech's RecognizeCommands): average 1 s of scores, detect at
+#: probability 0.8, then stay quiet for 1.5 s; the host reference uses the same numbers.
+RECOGNIZER_DEFAULTS = {
+    "average_window_ms": 1000,
+    "detection_probability": 0.8,
+    "suppression_ms": 1500,
+    "minimum_count": 3,
+}
+
+
+@dataclass
+class ExportResult:
+    """An exported run: the model, its report and where both were written."""
+
+    exported: ExportedModel
+    report: VerifyReport
+    tflite_path: Path
+    json_path: Path
+    source: str  # "qat" or "float" (post-training quantization)
+
+    def summary(self) -> str:
+        return (f"{self.tflite_path} ({self.source} -> int8)\n{self.report.summary()}")
+
+
+def _calibration_features(x: np.ndarray, clips: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return x[rng.permutation(len(x))[: max(1, clips)]]
+
+
+def _load_export_model(run_dir: Path):
+    """The QAT model of the run when there is one, else the float model (PTQ)."""
+    from ghost_keras.training import load_run
+
+    model, run_config = load_run(run_dir)
+    qat_path = run_dir / QAT_DIR / "model.keras"
+    if qat_path.is_file():
+        from ghost_keras.quantization import load_qat_model
+
+        return model, load_qat_model(qat_path), run_config
+    return model, None, run_config
+
+
+def export_run(run_dir: str | Path, out: str | Path | None = None,
+               calibration_clips: int = 200) -> ExportResult:
+    """Converts, verifies on TFLM and writes the int8 model of a training run.
+
+    Args:
+        run_dir: A folder written by ``ghost-kws train`` (and optionally ``ghost-kws qat``).
+        out: Output folder (default ``<run_dir>/export``).
+        calibration_clips: Training clips used to calibrate post-training quantization.
+    """
+    from ghost_keras.training import run_datasets
+
+    run_dir = Path(run_dir)
+    out = Path(out) if out else run_dir / "export"
+    float_model, qat_model, run_config = _load_export_model(run_dir)
+    datasets, _ = run_datasets(run_config)
+    x_train, _ = datasets.as_numpy("train")
+    x_test, y_test = datasets.as_numpy("test")
+    seed = int(run_config["train"]["seed"])
+    source_model = qat_model if qat_model is not None else float_model
+    exported = convert_model(source_model, _calibration_features(x_train, calibration_clips, seed))
+    report = verify_export(exported, x_test, y_test, float_model=float_model, qat_model=qat_model)
+    tflite_path = atomic_write_bytes(out / TFLITE_FILE, exported.tflite)
+    json_path = atomic_write_json(out / EXPORT_JSON, {
+        "run_dir": str(run_dir), "source": "qat" if qat_model is not None else "float",
+        "model": exported.to_dict(), "report": report.to_dict(),
+        "frontend": run_config["frontend"], "labels": run_config["labels"],
+    })
+    return ExportResult(exported, report, tflite_path, json_path,
+                        "qat" if qat_model is not None else "float")
+
+
+def firmware_settings(frontend: dict[str, Any], labels: list[str], exported: dict[str, Any],
+                      recognizer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The settings dict of :func:`write_firmware_folder` from a run's front end and export."""
+    fe = FrontendConfig.from_dict(frontend)
+    common = {
+        "window_ms": fe.window_ms, "stride_ms": fe.stride_ms, "num_channels": fe.num_channels,
+        "lower_band_limit_hz": fe.lower_band_hz, "upper_band_limit_hz": fe.upper_band_hz,
+        "input_scale": fe.input_scale,
+    }
+    if fe.kind == "microfrontend":
+        front = {"kind": "microfrontend", **common}
+        for key in ("smoothing_bits", "even_smoothing", "odd_smoothing", "min_signal_remaining",
+                    "enable_pcan", "pcan_strength", "pcan_offset", "gain_bits", "enable_log",
+                    "scale_shift"):
+            value = getattr(fe, key)
+            front[key] = int(value) if isinstance(value, bool) else value
+    else:
+        front = {"kind": "cmsis_mfcc_q15", **common, "num_mfcc": fe.num_coefficients,
+                 "fft_length": fe.fft_length}
+    window = exported["kind"] == "window"
+    return {
+        "sample_rate": fe.sample_rate,
+        "labels": list(labels),
+        "frontend": front,
+        "recognizer": {**RECOGNIZER_DEFAULTS, **(recognizer or {})},
+        "frames_per_decision": exported["frames"] if window else 1,
+    }
+
+
+def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
+                       array_name: str = "g_kws_model",
+                       recognizer: dict[str, Any] | None = None) -> FirmwareFolder:
+    """Writes the firmware folder of a run, exporting it first if that was not done yet."""
+    run_dir = Path(run_dir)
+    export_dir = run_dir / "export"
+    if not (export_dir / TFLITE_FILE).is_file() or not (export_dir / EXPORT_JSON).is_file():
+        export_run(run_dir)
+    info = json.loads((export_dir / EXPORT_JSON).read_text())
+    settings = firmware_settings(info["frontend"], info["labels"], info["model"], recognizer)
+    frontend = make_frontend(FrontendConfig.from_dict(info["frontend"]))
+    tables = frontend.c_tables() or None
+    return write_firmware_folder(export_dir / TFLITE_FILE, settings, out_dir,
+                                 array_name=array_name, frontend_tables=tables)

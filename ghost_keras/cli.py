@@ -1,0 +1,156 @@
+"""``ghost-kws``: the command line of the whole chain.
+
+    ghost-kws train [--arch ghost_gru --size S --data DIR ...]   train into a run folder
+    ghost-kws evaluate RUN_DIR [--data DIR]                      test accuracy of a run
+    ghost-kws export RUN_DIR                                     int8 .tflite + TFLM report
+    ghost-kws profile [--arch ...]                               params, bytes, MACs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Sequence
+
+
+_STARTUP_NOISE = ("All log messages before absl::InitializeLog", "port.cc:", "cudart_stub.cc:",
+                  "cpu_feature_guard.cc:", "To enable the following instructions", "cuda_platform.cc:",
+                  "cuda_executor.cc:", "Unable to register cu")
+
+
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with its C++ start-up lines (oneDNN, CUDA probing) filtered out.
+
+    They are printed before TensorFlow reads its log-level variable, so no setting hides them;
+    the CLI captures file descriptor 2 while TensorFlow loads and probes for devices, then
+    passes on every other line.
+    """
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode(errors="replace").splitlines():
+                if not any(noise in line for noise in _STARTUP_NOISE):
+                    print(line, file=sys.stderr)
+
+
+def _add_model_args(parser: argparse.ArgumentParser) -> None:
+    from ghost_keras.models import ARCHITECTURES
+
+    parser.add_argument("--arch", default="ghost_gru", choices=sorted(ARCHITECTURES))
+    parser.add_argument("--size", default="S", choices=["S", "M", "L"])
+    parser.add_argument("--ratio", type=int, default=2, help="ghost ratio (ghost models)")
+    parser.add_argument("--cheap-op", default="dense", choices=["dense", "depthwise"])
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from ghost_keras.training import TrainConfig, train
+
+    config = TrainConfig(
+        arch=args.arch, size=args.size, ratio=args.ratio, cheap_op=args.cheap_op,
+        frontend=args.frontend, data_dirs=args.data or [], epochs=args.epochs,
+        batch_size=args.batch_size, learning_rates=args.lr, seed=args.seed, out_dir=args.out,
+        synthetic_clips_per_word=args.synthetic_clips, strategy=args.strategy,
+        speaker_split=args.speaker_split or [],
+    )
+    result = train(config, verbose=args.verbose)
+    print(f"{args.arch}-{args.size}: test accuracy {result.test_accuracy:.2%}, "
+          f"{result.params:,} params, {result.epoch_seconds:.1f} s/epoch -> {result.run_dir}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ghost_keras.training import evaluate
+
+    print(json.dumps(evaluate(args.run_dir, args.data, args.split), indent=2))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from firmware_export.pipeline import export_run
+
+    report = export_run(args.run_dir, out=args.out, calibration_clips=args.calibration_clips)
+    print(report.summary())
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from ghost_keras.models import build_model
+    from ghost_keras.profile import profile_model
+
+    model = build_model(args.arch, args.size, tuple(args.input_shape), args.labels,
+                        ratio=args.ratio, cheap_op=args.cheap_op)
+    print(profile_model(model).table())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ghost-kws", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a KWS model into a run folder")
+    _add_model_args(p)
+    p.add_argument("--data", nargs="*", help="Speech Commands folder(s); default: synthetic set")
+    p.add_argument("--frontend", default="microfrontend", choices=["microfrontend", "cmsis_mfcc"])
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--lr", type=float, nargs="+", default=[5e-4, 1e-4, 2e-5],
+                   help="piecewise-constant learning rates, split evenly over the epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/latest", help="run folder")
+    p.add_argument("--synthetic-clips", type=int, default=100,
+                   help="clips per word of the synthetic set (no --data)")
+    p.add_argument("--speaker-split", type=float, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
+                   help="split the data by speaker with these fractions")
+    p.add_argument("--strategy", default="auto", choices=["auto", "default", "mirrored"])
+    p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy of a run on a split")
+    p.add_argument("run_dir")
+    p.add_argument("--data", nargs="*")
+    p.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("export", help="int8 TFLite Micro model of a run, verified on TFLM")
+    p.add_argument("run_dir")
+    p.add_argument("--out", help="output folder (default: RUN_DIR/export)")
+    p.add_argument("--calibration-clips", type=int, default=200)
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("profile", help="params, int8 bytes, MACs and state of a model")
+    _add_model_args(p)
+    p.add_argument("--input-shape", type=int, nargs=2, default=(49, 40))
+    p.add_argument("--labels", type=int, default=12)
+    p.set_defaults(func=_cmd_profile)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import ghost_keras  # noqa: F401  (selects tf-keras before TensorFlow loads)
+
+    _import_tensorflow_quietly()
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"ghost-kws {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

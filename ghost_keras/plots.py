@@ -1,0 +1,66 @@
+"""PNG plots of runs: learning curves and confusion matrices (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: CI and servers have no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ghost_keras.fileio import atomic_write_bytes  # noqa: E402
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Writes ``fig`` as PNG atomically and closes it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def plot_history(history: dict[str, Sequence[float]], path: str | Path, title: str = "") -> Path:
+    """Loss and accuracy per epoch, training and validation."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for key, style in ((metric, "-"), (f"val_{metric}", "--")):
+            if key in history:
+                ax.plot(np.arange(1, len(history[key]) + 1), history[key], style, label=key)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_labels: int) -> np.ndarray:
+    """Counts ``[true, predicted]``."""
+    matrix = np.zeros((num_labels, num_labels), np.int64)
+    np.add.at(matrix, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return matrix
+
+
+def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str],
+                   path: str | Path, title: str = "") -> Path:
+    """Row-normalized confusion matrix with counts in the cells."""
+    matrix = confusion_matrix(y_true, y_pred, len(labels))
+    rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    size = 1.0 + 0.55 * len(labels)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if matrix[i, j]:
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_title(title)
+    return save_figure(fig, path)

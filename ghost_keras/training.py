@@ -1,0 +1,278 @@
+"""Training a KWS model into a run folder: data -> features -> model -> fit -> plots.
+
+A run folder holds everything later stages need (export, firmware, evaluation):
+
+    config.json          the TrainConfig (and the front-end config, labels)
+    model.keras          the best model on the validation split (float)
+    history.json         per-epoch loss/accuracy
+    metrics.json         test accuracy, params, epoch time, profile
+    learning_curves.png  loss and accuracy per epoch
+    confusion_matrix.png on the test split
+
+Example:
+
+>>> from ghost_keras.training import TrainConfig, train
+>>> result = train(TrainConfig(arch="ghost_gru", epochs=2, out_dir="runs/demo"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from ghost_keras import data as kws_data
+from ghost_keras.features import FrontendConfig, make_frontend
+from ghost_keras.fileio import atomic_write_json
+from ghost_keras.layers import GhostGRU, GhostLSTM  # noqa: F401  (registers them for loading)
+from ghost_keras.models import ARCHITECTURES, build_model
+from ghost_keras.profile import profile_model
+from ghost_keras.plots import plot_confusion, plot_history
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (saved as ``config.json``).
+
+    Args:
+        arch: ``gru``, ``ghost_gru``, ``lstm``, ``ghost_lstm`` or ``ds_cnn``.
+        size: ``S``, ``M`` or ``L`` (Hello Edge sizes).
+        ratio: Ghost ratio (ghost models).
+        cheap_op: Ghost cheap operation (``dense`` or ``depthwise``).
+        frontend: ``microfrontend`` (TFLM's, the default) or ``cmsis_mfcc``.
+        data_dirs: Speech Commands folders (full or prepared layout); empty: the synthetic set.
+        keywords: The keywords (other words become ``_unknown_``).
+        epochs: Training epochs.
+        batch_size: Batch size (Hello Edge: 100).
+        learning_rates: Piecewise-constant schedule, split evenly over the epochs (Hello Edge:
+            5e-4, 1e-4, 2e-5).
+        seed: Seeds weights, data plans, augmentation and order.
+        out_dir: The run folder.
+        cache_dir: Feature cache (default: ``<out_dir>/../.cache/features``).
+        synthetic_clips_per_word: Size of the synthetic set when no data is given.
+        strategy: ``auto`` (MirroredStrategy when several GPUs exist), ``default`` or
+            ``mirrored``.
+        speaker_split: For folders without split lists or hash split wanted: train/validation/
+            test fractions by speaker; empty keeps the dataset's own split.
+    """
+
+    arch: str = "ghost_gru"
+    size: str = "S"
+    ratio: int = 2
+    cheap_op: str = "dense"
+    frontend: str = "microfrontend"
+    data_dirs: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=lambda: list(kws_data.KEYWORDS_12))
+    epochs: int = 20
+    batch_size: int = 100
+    learning_rates: list[float] = field(default_factory=lambda: [5e-4, 1e-4, 2e-5])
+    seed: int = 0
+    out_dir: str = "runs/latest"
+    cache_dir: str | None = None
+    synthetic_clips_per_word: int = 100
+    strategy: str = "auto"
+    speaker_split: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown arch {self.arch!r}; choose one of {sorted(ARCHITECTURES)}.")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be at least 1.")
+        if not self.learning_rates or min(self.learning_rates) <= 0:
+            raise ValueError("learning_rates must be a non-empty list of positive numbers.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown TrainConfig keys {sorted(unknown)}; known: {sorted(known)}.")
+        return cls(**values)
+
+
+def frontend_config(name: str) -> FrontendConfig:
+    """The front-end preset of a name."""
+    presets = {"microfrontend": FrontendConfig.microfrontend, "cmsis_mfcc": FrontendConfig.cmsis_mfcc}
+    if name not in presets:
+        raise ValueError(f"unknown front end {name!r}; choose one of {sorted(presets)}.")
+    return presets[name]()
+
+
+def load_index(config: TrainConfig) -> kws_data.SpeechCommandsIndex:
+    """Indexes the configured data, or makes (once) and indexes the synthetic set."""
+    dirs = list(config.data_dirs)
+    if not dirs:
+        from ghost_keras.data.synthetic import ensure_dataset
+
+        dirs = [str(ensure_dataset(clips_per_word=config.synthetic_clips_per_word,
+                                   seed=config.seed))]
+    indexes = []
+    for d in dirs:
+        if config.speaker_split:
+            index = kws_data.scan(d, config.keywords, split="none", allow_missing_keywords=True)
+            index = index.with_speaker_split(tuple(config.speaker_split), seed=config.seed)
+        else:
+            index = kws_data.scan(d, config.keywords, allow_missing_keywords=len(dirs) > 1)
+        indexes.append(index)
+    return indexes[0] if len(indexes) == 1 else kws_data.merge(*indexes)
+
+
+def _strategy(name: str) -> tf.distribute.Strategy:
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "mirrored" or (name == "auto" and len(gpus) > 1):
+        return tf.distribute.MirroredStrategy()
+    if name not in ("auto", "default", "mirrored"):
+        raise ValueError(f"unknown strategy {name!r}; choose auto, default or mirrored.")
+    return tf.distribute.get_strategy()
+
+
+def _schedule(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Piecewise-constant learning rates, each for an equal share of the training steps."""
+    total = config.epochs * max(steps_per_epoch, 1)
+    rates = config.learning_rates
+    boundaries = [int(total * (i + 1) / len(rates)) for i in range(len(rates) - 1)]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, rates)
+
+
+@dataclass
+class RunResult:
+    """What a training run produced."""
+
+    run_dir: Path
+    test_accuracy: float
+    params: int
+    epoch_seconds: float
+    history: dict[str, list[float]]
+
+
+def _compile(model: keras.Model, learning_rate: Any) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+
+def train(config: TrainConfig, verbose: int = 1) -> RunResult:
+    """Trains ``config.arch`` on the configured data and writes the run folder.
+
+    Returns:
+        A :class:`RunResult` with the test accuracy of the best-validation model.
+    """
+    keras.utils.set_random_seed(config.seed)
+    run_dir = Path(config.out_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    frontend = make_frontend(frontend_config(config.frontend))
+    index = load_index(config)
+    cache = config.cache_dir or str(run_dir.parent / ".cache" / "features")
+    datasets = kws_data.make_datasets(index, frontend, config.batch_size, seed=config.seed,
+                                      cache_dir=cache)
+    labels = list(index.labels)
+    input_shape = (frontend.config.num_frames, frontend.config.feature_dim)
+    steps = int(tf.data.experimental.cardinality(datasets["train"]).numpy())
+
+    with _strategy(config.strategy).scope():
+        model = build_model(config.arch, config.size, input_shape, len(labels),
+                            ratio=config.ratio, cheap_op=config.cheap_op)
+        _compile(model, _schedule(config, steps))
+    atomic_write_json(run_dir / CONFIG_FILE, {
+        "train": config.to_dict(), "frontend": frontend.config.to_dict(), "labels": labels,
+        "input_shape": list(input_shape),
+    })
+    best = run_dir / ".best.keras"
+    timer = _EpochTimer()
+    history = model.fit(
+        datasets["train"],
+        validation_data=datasets["validation"],
+        epochs=config.epochs,
+        verbose=verbose,
+        callbacks=[
+            keras.callbacks.ModelCheckpoint(str(best), monitor="val_accuracy",
+                                            save_best_only=True),
+            timer,
+        ],
+    ).history
+    model = keras.models.load_model(best)
+    best.replace(run_dir / MODEL_FILE)  # the saved file appears only when complete
+    x_test, y_test = datasets.as_numpy("test")
+    predictions = np.argmax(model.predict(x_test, batch_size=256, verbose=0), axis=-1)
+    accuracy = float(np.mean(predictions == y_test))
+    profile = profile_model(model)
+    history = {k: [float(v) for v in vals] for k, vals in history.items()}
+    atomic_write_json(run_dir / "history.json", history)
+    atomic_write_json(run_dir / "metrics.json", {
+        "test_accuracy": accuracy, "test_clips": int(len(y_test)),
+        "epoch_seconds": timer.mean, "profile": profile.to_dict(),
+        "split_counts": index.counts(),
+    })
+    plot_history(history, run_dir / "learning_curves.png", title=model.name)
+    plot_confusion(y_test, predictions, labels, run_dir / "confusion_matrix.png",
+                   title=f"{model.name} test accuracy {accuracy:.1%}")
+    return RunResult(run_dir, accuracy, profile.params, timer.mean, history)
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.times: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._start)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.times)) if self.times else 0.0
+
+
+def load_run(run_dir: str | Path) -> tuple[keras.Model, dict[str, Any]]:
+    """The trained model and ``config.json`` of a run folder, with a clear error if absent."""
+    run_dir = Path(run_dir)
+    model_path, config_path = run_dir / MODEL_FILE, run_dir / CONFIG_FILE
+    for path in (model_path, config_path):
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} not found: {run_dir} is not a finished training run "
+                "(make one with `ghost-kws train --out DIR`)."
+            )
+    return keras.models.load_model(model_path), json.loads(config_path.read_text())
+
+
+def run_datasets(run_config: dict[str, Any], data_dirs: list[str] | None = None,
+                 batch_size: int = 256) -> tuple[kws_data.SpeechDatasets, kws_data.SpeechCommandsIndex]:
+    """The data of a run (or other folders) with the run's front end, labels and seed."""
+    config = TrainConfig.from_dict(run_config["train"])
+    if data_dirs:
+        config = dataclasses.replace(config, data_dirs=list(data_dirs))
+    frontend = make_frontend(FrontendConfig.from_dict(run_config["frontend"]))
+    index = load_index(config)
+    if list(index.labels) != list(run_config["labels"]):
+        raise ValueError(f"the data's labels {list(index.labels)} differ from the model's "
+                         f"{run_config['labels']}.")
+    cache = config.cache_dir or str(Path(config.out_dir).parent / ".cache" / "features")
+    return kws_data.make_datasets(index, frontend, batch_size, seed=config.seed, augment=False,
+                                  cache_dir=cache), index
+
+
+def evaluate(run_dir: str | Path, data_dirs: list[str] | None = None,
+             split: str = "test") -> dict[str, Any]:
+    """Accuracy of a run's saved model on a split of its data (or of other folders)."""
+    model, run_config = load_run(run_dir)
+    datasets, _ = run_datasets(run_config, data_dirs)
+    x, y = datasets.as_numpy(split)
+    predictions = np.argmax(model.predict(x, batch_size=256, verbose=0), axis=-1)
+    return {"split": split, "clips": int(len(y)), "accuracy": float(np.mean(predictions == y))}
