@@ -63,7 +63,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         frontend=args.frontend, data_dirs=args.data or [], epochs=args.epochs,
         batch_size=args.batch_size, learning_rates=args.lr, seed=args.seed, out_dir=args.out,
         synthetic_clips_per_word=args.synthetic_clips, strategy=args.strategy,
-        speaker_split=args.speaker_split or [],
+        split_dirs=args.split_data or [], speaker_split=args.speaker_split,
     )
     result = train(config, verbose=args.verbose)
     print(f"{args.arch}-{args.size}: test accuracy {result.test_accuracy:.2%}, "
@@ -113,8 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/latest", help="run folder")
     p.add_argument("--synthetic-clips", type=int, default=100,
                    help="clips per word of the synthetic set (no --data)")
+    p.add_argument("--split-data", nargs="*",
+                   help="folder(s) to split by speaker into train/validation/test")
     p.add_argument("--speaker-split", type=float, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
-                   help="split the data by speaker with these fractions")
+                   default=[0.8, 0.1, 0.1], help="fractions for --split-data (default 0.8 0.1 0.1)")
     p.add_argument("--strategy", default="auto", choices=["auto", "default", "mirrored"])
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     p.set_defaults(func=_cmd_train)

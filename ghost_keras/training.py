@@ -33,7 +33,7 @@ from ghost_keras.features import FrontendConfig, make_frontend
 from ghost_keras.fileio import atomic_write_json
 from ghost_keras.layers import GhostGRU, GhostLSTM  # noqa: F401  (registers them for loading)
 from ghost_keras.models import ARCHITECTURES, build_model
-from ghost_keras.profile import profile_model
+from ghost_keras.profile import ModelProfile, profile_model
 from ghost_keras.plots import plot_confusion, plot_history
 
 MODEL_FILE = "model.keras"
@@ -62,8 +62,9 @@ class TrainConfig:
         synthetic_clips_per_word: Size of the synthetic set when no data is given.
         strategy: ``auto`` (MirroredStrategy when several GPUs exist), ``default`` or
             ``mirrored``.
-        speaker_split: For folders without split lists or hash split wanted: train/validation/
-            test fractions by speaker; empty keeps the dataset's own split.
+        split_dirs: Folders split by speaker with ``speaker_split`` (e.g. the 12-class test
+            folder, whose speakers are then shared out between train, validation and test).
+        speaker_split: Train/validation/test fractions by speaker for ``split_dirs``.
     """
 
     arch: str = "ghost_gru"
@@ -81,7 +82,8 @@ class TrainConfig:
     cache_dir: str | None = None
     synthetic_clips_per_word: int = 100
     strategy: str = "auto"
-    speaker_split: list[float] = field(default_factory=list)
+    split_dirs: list[str] = field(default_factory=list)
+    speaker_split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -114,19 +116,16 @@ def frontend_config(name: str) -> FrontendConfig:
 def load_index(config: TrainConfig) -> kws_data.SpeechCommandsIndex:
     """Indexes the configured data, or makes (once) and indexes the synthetic set."""
     dirs = list(config.data_dirs)
-    if not dirs:
+    if not dirs and not config.split_dirs:
         from ghost_keras.data.synthetic import ensure_dataset
 
         dirs = [str(ensure_dataset(clips_per_word=config.synthetic_clips_per_word,
                                    seed=config.seed))]
-    indexes = []
-    for d in dirs:
-        if config.speaker_split:
-            index = kws_data.scan(d, config.keywords, split="none", allow_missing_keywords=True)
-            index = index.with_speaker_split(tuple(config.speaker_split), seed=config.seed)
-        else:
-            index = kws_data.scan(d, config.keywords, allow_missing_keywords=len(dirs) > 1)
-        indexes.append(index)
+    several = len(dirs) + len(config.split_dirs) > 1
+    indexes = [kws_data.scan(d, config.keywords, allow_missing_keywords=several) for d in dirs]
+    for d in config.split_dirs:
+        index = kws_data.scan(d, config.keywords, split="none", allow_missing_keywords=several)
+        indexes.append(index.with_speaker_split(tuple(config.speaker_split), seed=config.seed))
     return indexes[0] if len(indexes) == 1 else kws_data.merge(*indexes)
 
 
@@ -139,8 +138,10 @@ def _strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def _schedule(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+def _schedule(config: TrainConfig, steps_per_epoch: int) -> Any:
     """Piecewise-constant learning rates, each for an equal share of the training steps."""
+    if len(config.learning_rates) == 1:
+        return config.learning_rates[0]
     total = config.epochs * max(steps_per_epoch, 1)
     rates = config.learning_rates
     boundaries = [int(total * (i + 1) / len(rates)) for i in range(len(rates) - 1)]
@@ -153,9 +154,13 @@ class RunResult:
 
     run_dir: Path
     test_accuracy: float
-    params: int
+    profile: ModelProfile
     epoch_seconds: float
     history: dict[str, list[float]]
+
+    @property
+    def params(self) -> int:
+        return self.profile.params
 
 
 def _compile(model: keras.Model, learning_rate: Any) -> None:
@@ -221,7 +226,7 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
     plot_history(history, run_dir / "learning_curves.png", title=model.name)
     plot_confusion(y_test, predictions, labels, run_dir / "confusion_matrix.png",
                    title=f"{model.name} test accuracy {accuracy:.1%}")
-    return RunResult(run_dir, accuracy, profile.params, timer.mean, history)
+    return RunResult(run_dir, accuracy, profile, timer.mean, history)
 
 
 class _EpochTimer(keras.callbacks.Callback):

@@ -1,0 +1,90 @@
+"""Train -> run folder -> export (int8 on TFLM) -> firmware folder, on a tiny synthetic set."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from firmware_export.pipeline import export_run, write_run_firmware
+from firmware_export.tflite_model import read_tflite
+from ghost_keras.cli import main as cli_main
+from ghost_keras.data.synthetic import generate_dataset
+from ghost_keras.training import TrainConfig, evaluate, load_run, train
+
+WORDS = ["yes", "no", "up"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    data = generate_dataset(root / "data", words=WORDS, unknown_words=["cat", "dog"],
+                            clips_per_word=24, seed=1)
+    config = TrainConfig(arch="ghost_gru", size="S", keywords=WORDS, data_dirs=[str(data)],
+                         epochs=3, batch_size=32, learning_rates=[3e-3], seed=0,
+                         out_dir=str(root / "run"), cache_dir=str(root / "cache"))
+    return train(config, verbose=0), config
+
+
+def test_run_folder_has_model_history_metrics_and_plots(tiny_run):
+    result, config = tiny_run
+    run = result.run_dir
+    for name in ("model.keras", "config.json", "history.json", "metrics.json",
+                 "learning_curves.png", "confusion_matrix.png"):
+        assert (run / name).is_file(), name
+    assert (run / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    history = json.loads((run / "history.json").read_text())
+    assert len(history["loss"]) == config.epochs
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_accuracy"] == pytest.approx(result.test_accuracy)
+    assert metrics["profile"]["params"] == result.params
+    model, run_config = load_run(run)
+    assert run_config["labels"] == ["_silence_", "_unknown_", *WORDS]
+    assert model.output_shape == (None, len(WORDS) + 2)
+
+
+def test_evaluate_reproduces_the_test_accuracy(tiny_run):
+    result, _ = tiny_run
+    assert evaluate(result.run_dir)["accuracy"] == pytest.approx(result.test_accuracy)
+
+
+def test_training_is_deterministic_for_a_seed(tiny_run, tmp_path):
+    result, config = tiny_run
+    again = train(TrainConfig(**{**config.to_dict(), "out_dir": str(tmp_path / "again")}),
+                  verbose=0)
+    np.testing.assert_allclose(again.history["loss"], result.history["loss"], rtol=1e-5)
+
+
+def test_export_and_firmware_from_the_run(tiny_run, tmp_path):
+    result, _ = tiny_run
+    export = export_run(result.run_dir)
+    info = read_tflite(export.tflite_path)
+    assert export.exported.kind == "step" and info.size_bytes == export.report.model_bytes
+    assert set(info.ops) <= {"FULLY_CONNECTED", "SPLIT", "SPLIT_V", "ADD", "SUB", "MUL",
+                             "LOGISTIC", "TANH", "STRIDED_SLICE", "CONCATENATION", "SOFTMAX",
+                             "QUANTIZE", "DEQUANTIZE"}
+    assert export.report.arena_bytes > 0 and export.report.invoke_us > 0
+    state_in = info.inputs[export.exported.state_inputs[0]]
+    state_out = info.outputs[export.exported.state_outputs[0]]
+    assert (state_in.scale, state_in.zero_point) == (state_out.scale, state_out.zero_point)
+    saved = json.loads(export.json_path.read_text())
+    assert saved["report"]["accuracy"] == export.report.accuracy
+    folder = write_run_firmware(result.run_dir, tmp_path / "fw")
+    names = {f.name for f in folder.files}
+    assert {"model_data.cc", "model_data.h", "model_settings.h", "model_ops.h",
+            "kws_main.cc"} <= names
+    again = write_run_firmware(result.run_dir, tmp_path / "fw")
+    assert [f.sha256 for f in again.files] == [f.sha256 for f in folder.files]
+
+
+def test_cli_reports_missing_run_clearly(tmp_path, capsys):
+    assert cli_main(["export", str(tmp_path / "nothing")]) == 2
+    assert "not a finished training run" in capsys.readouterr().err
+
+
+def test_bad_train_config_is_refused():
+    with pytest.raises(ValueError, match="unknown arch"):
+        TrainConfig(arch="resnet")
+    with pytest.raises(ValueError, match="learning_rates"):
+        TrainConfig(learning_rates=[])
