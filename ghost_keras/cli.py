@@ -2,7 +2,10 @@
 
     ghost-kws train [--arch ghost_gru --size S --data DIR ...]   train into a run folder
     ghost-kws evaluate RUN_DIR [--data DIR]                      test accuracy of a run
+    ghost-kws qat RUN_DIR                                        quantization-aware fine-tuning
     ghost-kws export RUN_DIR                                     int8 .tflite + TFLM report
+    ghost-kws firmware RUN_DIR --out DIR                         TFLM firmware folder
+    ghost-kws demo                                               all of the above, one command
     ghost-kws profile [--arch ...]                               params, bytes, MACs
 """
 
@@ -86,6 +89,36 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_firmware(args: argparse.Namespace) -> int:
+    from firmware_export.pipeline import write_run_firmware
+
+    folder = write_run_firmware(args.run_dir, args.out, array_name=args.array_name)
+    print(f"firmware folder {folder.path}:")
+    for f in folder.files:
+        print(f"  {f.name:28s} {f.size_bytes:>9,} B")
+    return 0
+
+
+def _cmd_qat(args: argparse.Namespace) -> int:
+    from ghost_keras.quantization import qat_run
+
+    accuracy = qat_run(args.run_dir, epochs=args.epochs, learning_rate=args.lr,
+                       verbose=args.verbose)
+    print(f"QAT model: test accuracy {accuracy:.2%} -> {args.run_dir}/qat/model.keras")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ghost_keras.demo import run_demo
+
+    result = run_demo(args.out, data_dirs=args.data, split_dirs=args.split_data,
+                      arch=args.arch, epochs=args.epochs, qat_epochs=args.qat_epochs,
+                      seed=args.seed, verbose=args.verbose)
+    print(result.summary)
+    print(f"wall time {result.seconds / 60:.1f} min")
+    return 0
+
+
 def _cmd_profile(args: argparse.Namespace) -> int:
     from ghost_keras.models import build_model
     from ghost_keras.profile import profile_model
@@ -132,6 +165,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: RUN_DIR/export)")
     p.add_argument("--calibration-clips", type=int, default=200)
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("qat", help="quantization-aware fine-tuning of a run (-> RUN_DIR/qat)")
+    p.add_argument("run_dir")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
+    p.set_defaults(func=_cmd_qat)
+
+    p = sub.add_parser("firmware", help="TFLM firmware folder of a run (exports it if needed)")
+    p.add_argument("run_dir")
+    p.add_argument("--out", required=True, help="firmware folder to write")
+    p.add_argument("--array-name", default="g_kws_model", help="C name of the model array")
+    p.set_defaults(func=_cmd_firmware)
+
+    from ghost_keras.demo import DEMO_EPOCHS, DEMO_QAT_EPOCHS
+
+    p = sub.add_parser("demo", help="the whole chain: data, train, QAT, int8 export on TFLM, "
+                                    "firmware folder")
+    p.add_argument("--data", nargs="*", help="Speech Commands folder(s); default: synthetic set")
+    p.add_argument("--split-data", nargs="*", help="folder(s) to split by speaker")
+    p.add_argument("--arch", default="ghost_gru")
+    p.add_argument("--epochs", type=int, default=DEMO_EPOCHS)
+    p.add_argument("--qat-epochs", type=int, default=DEMO_QAT_EPOCHS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
+    p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("profile", help="params, int8 bytes, MACs and state of a model")
     _add_model_args(p)
