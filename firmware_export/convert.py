@@ -1,16 +1,15 @@
 """Keras KWS model -> full-int8 TFLite model that TFLite Micro runs.
 
-Recurrent models become a **step model** (one feature frame + the state in, logits + the new
+Recurrent models become a **step model** (one feature frame + the state in, scores + the new
 state out; design note section 5): ~20 ops and a few KB of arena, where the whole unrolled
-sequence would need ~1,000 ops and hundreds of KB. Every state tensor gets one fixed int8
-quantization shared by its input and its output, so the firmware copies the output state bytes
-into the input unchanged: hidden states lie in (-1, 1) and get scale 1/128, zero point 0; an
-LSTM's cell state gets a power-of-two range measured on the representative data.
-Window models (DS-CNN) are converted whole: one window in, logits out.
+sequence would need ~1,000 ops and hundreds of KB. Window models (DS-CNN) are converted whole.
 
-Post-training quantization calibrates on real (frame, state) pairs from the representative
-features. A QAT model (``ghost_keras.quantization``) carries its own learned ranges, which the
-converter takes.
+Every conversion goes through the quantized graph of :mod:`ghost_keras.quantization`: a QAT
+model is converted with its learned ranges; a float model first gets the same fake
+quantization, *calibrated* on the representative features (post-training quantization).
+Either way the converter emits int8 builtins only, and each recurrent state has one fixed int8
+quantization shared by its input and output (hidden states: scale 1/128, zero point 0), so the
+firmware copies the output state bytes into the input unchanged.
 
 Example:
 
@@ -20,13 +19,12 @@ Example:
 >>> model = build_model("ghost_gru", "S", input_shape=(49, 10))
 >>> rep = np.random.default_rng(0).standard_normal((8, 49, 10)).astype("float32")
 >>> exported = convert_model(model, rep)
->>> exported.kind, exported.state_sizes
-('step', [154])
+>>> exported.kind, exported.state_sizes, exported.source
+('step', [154], 'float')
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,11 +32,25 @@ import tensorflow as tf
 import tf_keras as keras
 
 from firmware_export.tflite_model import read_tflite
-from ghost_keras.streaming import NotStreamableError, is_streamable, step_model
+from ghost_keras.quantization import (
+    STATE_MAX,
+    STATE_MIN,
+    QuantizedGhostGRUCell,
+    QuantizedGhostLSTMCell,
+    quantize_model,
+)
+from ghost_keras.streaming import (
+    NotStreamableError,
+    QuantizeLayer,
+    QuantizeWrapperV2,
+    is_streamable,
+    step_model,
+)
 
-#: Fixed range of a hidden state: int8 with scale 1/128 and zero point 0.
-HIDDEN_STATE_RANGE = (-1.0, 127.0 / 128.0)
-_MAX_CALIBRATION_SAMPLES = 400
+_QUANTIZED_CELLS = (QuantizedGhostGRUCell, QuantizedGhostLSTMCell)
+# Post-training calibration of a float model: this many batches of representative features.
+_CALIBRATION_BATCH = 64
+_CALIBRATION_STEPS = 8
 
 
 class ExportError(ValueError):
@@ -55,7 +67,8 @@ class ExportedModel:
     feature_dim: int
     num_labels: int
     state_sizes: list[int] = field(default_factory=list)
-    state_ranges: list[tuple[float, float]] = field(default_factory=list)
+    state_ranges: list[tuple[float, float]] = field(default_factory=list)  # fixed int8 ranges
+    source: str = "float"  # "qat": learned ranges; "float": post-training calibration
     # The converter orders a model's tensors as it likes: for each TFLite input (output), its
     # position in [frame, *states] ([logits, *new_states]).
     input_roles: list[int] = field(default_factory=lambda: [0])
@@ -92,6 +105,7 @@ class ExportedModel:
             "num_labels": self.num_labels, "state_sizes": self.state_sizes,
             "state_ranges": [list(r) for r in self.state_ranges], "size_bytes": self.size_bytes,
             "input_roles": self.input_roles, "output_roles": self.output_roles,
+            "source": self.source,
         }
 
 
@@ -112,47 +126,52 @@ def _roles(names: list[str], input_names: list[str]) -> list[int]:
     return roles
 
 
-def _float_tflite(concrete: tf.types.experimental.ConcreteFunction, trackable: object) -> bytes:
-    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], trackable).convert()
+def _calibration_batches(representative: np.ndarray) -> list[np.ndarray]:
+    return [representative[i : i + _CALIBRATION_BATCH]
+            for i in range(0, len(representative), _CALIBRATION_BATCH)][:_CALIBRATION_STEPS]
 
 
-def _state_range(values: np.ndarray) -> tuple[float, float]:
-    """[-R, R*127/128] with R the smallest power of two >= max |value| (at least 1)."""
-    peak = float(np.max(np.abs(values))) if values.size else 1.0
-    bound = 2.0 ** max(0, math.ceil(math.log2(max(peak, 1e-6))))
-    return (-bound, bound * 127.0 / 128.0)
+def is_quantized(model: keras.Model) -> bool:
+    """Whether ``model`` already carries fake quantization (a QAT model)."""
+    return any(isinstance(layer, (QuantizeLayer, QuantizeWrapperV2))
+               or isinstance(getattr(layer, "cell", None), _QUANTIZED_CELLS)
+               for layer in model.layers)
 
 
-def _calibration_pairs(step: keras.Model, sequences: np.ndarray) -> list[list[np.ndarray]]:
-    """Real ``[frame, *states]`` inputs: the step model driven over the sequences."""
-    sequences = sequences.astype(np.float32)
-    states = [np.zeros((len(sequences), int(t.shape[-1])), np.float32) for t in step.inputs[1:]]
-    pairs = []
-    for t in range(sequences.shape[1]):
-        frame = sequences[:, t]
-        pairs.extend([frame[i : i + 1], *(s[i : i + 1] for s in states)] for i in range(len(frame)))
-        states = [np.asarray(s) for s in step([frame, *states], training=False)[1:]]
-    rng = np.random.default_rng(0)
-    if len(pairs) > _MAX_CALIBRATION_SAMPLES:
-        keep = rng.choice(len(pairs), _MAX_CALIBRATION_SAMPLES, replace=False)
-        pairs = [pairs[i] for i in sorted(keep)]
-    return pairs
+def quantized_for_export(model: keras.Model, representative: np.ndarray) -> keras.Model:
+    """A QAT model as it is; a float model with fake quantization calibrated on data."""
+    if is_quantized(model):
+        return model
+    try:
+        return quantize_model(model, calibration_data=_calibration_batches(representative),
+                              calibration_steps=_CALIBRATION_STEPS)
+    except ValueError as error:
+        raise ExportError(f"cannot quantize {model.name} to int8: {error}") from error
 
 
-def _fake_quant(x: tf.Tensor, value_range: tuple[float, float]) -> tf.Tensor:
-    return tf.quantization.fake_quant_with_min_max_args(
-        x, min=value_range[0], max=value_range[1], num_bits=8
-    )
+def _state_ranges(model: keras.Model) -> list[tuple[float, float]]:
+    ranges = []
+    for layer in model.layers:
+        cell = getattr(layer, "cell", None)
+        if isinstance(cell, QuantizedGhostLSTMCell):
+            r = cell.cell_state_range
+            ranges += [(STATE_MIN, STATE_MAX), (-r, r * 127.0 / 128.0)]
+        elif isinstance(cell, QuantizedGhostGRUCell):
+            ranges.append((STATE_MIN, STATE_MAX))
+    return ranges
 
 
 def _convert(concrete: tf.types.experimental.ConcreteFunction, trackable: object,
-             representative: list[list[np.ndarray]]) -> bytes:
+             sample: dict[str, np.ndarray]) -> bytes:
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], trackable)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    converter.representative_dataset = lambda: iter(representative)
+    # The fake-quant graph carries every range; the converter still demands a representative
+    # dataset for int8 I/O and ignores its content. Keyed by input name: the converted model
+    # orders its inputs as it likes.
+    converter.representative_dataset = lambda: iter([sample])
     # Per-tensor weights: TFLM cannot prepare a per-channel FULLY_CONNECTED without a bias
     # (kernel_util.cc, measured on tflite-micro 2026-10), and a GRU step has such products.
     converter._experimental_disable_per_channel = True
@@ -167,20 +186,21 @@ def _convert(concrete: tf.types.experimental.ConcreteFunction, trackable: object
         ) from error
 
 
-def _state_ranges(step: keras.Model, pairs: list[list[np.ndarray]]) -> list[tuple[float, float]]:
-    """Hidden states (bounded by tanh) get the fixed range; others a measured one."""
-    ranges = []
-    for index, tensor in enumerate(step.inputs[1:], start=1):
-        values = np.concatenate([p[index] for p in pairs])
-        is_hidden = not tensor.name.endswith("_state_1")  # LSTM: state_0 = h, state_1 = c
-        ranges.append(HIDDEN_STATE_RANGE if is_hidden and np.max(np.abs(values)) <= 1.0
-                      else _state_range(values))
-    return ranges
-
-
 def _head(logits: tf.Tensor, probabilities: bool) -> tf.Tensor:
     # Softmax scores (int8, scale 1/256) are what the recognizer averages on the device.
     return tf.nn.softmax(logits) if probabilities else logits
+
+
+def _exported(tflite: bytes, kind: str, model: keras.Model, arg_names: list[str],
+              source: str, state_sizes: list[int], ranges: list[tuple[float, float]]):
+    info = read_tflite(tflite)
+    return ExportedModel(
+        tflite=tflite, kind=kind, frames=int(model.input_shape[1]),
+        feature_dim=int(model.input_shape[-1]), num_labels=int(model.output_shape[-1]),
+        state_sizes=state_sizes, state_ranges=ranges, source=source,
+        input_roles=_roles([t.name for t in info.inputs], arg_names),
+        output_roles=_roles([t.name for t in info.outputs], []),
+    )
 
 
 def convert_step_model(model: keras.Model, representative: np.ndarray,
@@ -189,63 +209,49 @@ def convert_step_model(model: keras.Model, representative: np.ndarray,
 
     Args:
         model: A trained float or QAT model (RNN layers followed by frame-wise layers).
-        representative: ``[N, frames, features]`` real features (a few dozen clips) to
-            calibrate the int8 ranges.
+        representative: ``[N, frames, features]`` real features to calibrate a float model.
         probabilities: Output softmax scores (the firmware's recognizer averages them)
             instead of logits.
 
     Returns:
         An :class:`ExportedModel`: inputs ``[frame, *states]``, outputs
-        ``[logits, *new_states]``, all int8; each state's input and output share scale and
+        ``[scores, *new_states]``, all int8; each state's input and output share scale and
         zero point.
     """
-    step = step_model(model)
-    pairs = _calibration_pairs(step, representative)
-    ranges = _state_ranges(step, pairs)
+    source = "qat" if is_quantized(model) else "float"
+    quantized = quantized_for_export(model, representative)
+    step = step_model(quantized)
     arg_names = ["frame"] + [f"state_{i}" for i in range(len(step.inputs) - 1)]
     specs = [tf.TensorSpec([1, int(t.shape[-1])], tf.float32, name=name)
              for t, name in zip(step.inputs, arg_names)]
 
     @tf.function(input_signature=specs)
     def serve(*inputs):
-        frame, states = inputs[0], [_fake_quant(s, r) for s, r in zip(inputs[1:], ranges)]
-        outputs = step([frame, *states], training=False)
-        logits, new_states = outputs[0], outputs[1:]
-        return [_head(logits, probabilities),
-                *(_fake_quant(s, r) for s, r in zip(new_states, ranges))]
+        outputs = step(list(inputs), training=False)
+        return [_head(outputs[0], probabilities), *outputs[1:]]
 
-    concrete = serve.get_concrete_function()
-    # The calibrator feeds samples in the converted model's input order: learn it first.
-    float_inputs = read_tflite(_float_tflite(concrete, step)).inputs
-    order = _roles([t.name for t in float_inputs], arg_names)
-    tflite = _convert(concrete, step, [[pair[i] for i in order] for pair in pairs])
-    info = read_tflite(tflite)
-    return ExportedModel(
-        tflite=tflite,
-        input_roles=_roles([t.name for t in info.inputs], arg_names),
-        output_roles=_roles([t.name for t in info.outputs], []),
-        kind="step",
-        frames=int(model.input_shape[1]),
-        feature_dim=int(model.input_shape[-1]),
-        num_labels=int(step.outputs[0].shape[-1]),
-        state_sizes=[int(t.shape[-1]) for t in step.inputs[1:]],
-        state_ranges=ranges,
-    )
+    sample = {name: np.zeros(spec.shape, np.float32) for name, spec in zip(arg_names, specs)}
+    sample["frame"] = representative[:1, 0].astype(np.float32)
+    tflite = _convert(serve.get_concrete_function(), step, sample)
+    return _exported(tflite, "step", model, arg_names, source,
+                     [int(t.shape[-1]) for t in step.inputs[1:]], _state_ranges(quantized))
 
 
 def convert_window_model(model: keras.Model, representative: np.ndarray,
                          probabilities: bool = True) -> ExportedModel:
     """Converts a model that reads a whole window (e.g. DS-CNN) to full-int8 TFLite."""
+    source = "qat" if is_quantized(model) else "float"
+    quantized = quantized_for_export(model, representative)
     frames, features = int(model.input_shape[1]), int(model.input_shape[2])
     spec = tf.TensorSpec([1, frames, features], tf.float32, name="features")
 
     @tf.function(input_signature=[spec])
     def serve(window):
-        return _head(model(window, training=False), probabilities)
+        return _head(quantized(window, training=False), probabilities)
 
-    samples = [[w[None].astype(np.float32)] for w in representative[:_MAX_CALIBRATION_SAMPLES]]
-    tflite = _convert(serve.get_concrete_function(), model, samples)
-    return ExportedModel(tflite, "window", frames, features, int(model.output_shape[-1]))
+    tflite = _convert(serve.get_concrete_function(), quantized,
+                      {"features": representative[:1].astype(np.float32)})
+    return _exported(tflite, "window", model, ["features"], source, [], [])
 
 
 def convert_model(model: keras.Model, representative: np.ndarray,

@@ -21,10 +21,10 @@ from firmware_export.firmware import FirmwareFolder, write_firmware_folder
 from firmware_export.verify import VerifyReport, verify_export
 from ghost_keras.features import FrontendConfig, make_frontend
 from ghost_keras.fileio import atomic_write_bytes, atomic_write_json
+from ghost_keras.quantization import load_qat_model, qat_model_path
 
 TFLITE_FILE = "model_int8.tflite"
 EXPORT_JSON = "export.json"
-QAT_DIR = "qat"
 
 #: Recognizer defaults (TFLM micro_speech's RecognizeCommands): average 1 s of scores, detect at
 #: probability 0.8, then stay quiet for 1.5 s; the host reference uses the same numbers.
@@ -56,14 +56,12 @@ def _calibration_features(x: np.ndarray, clips: int, seed: int) -> np.ndarray:
 
 
 def _load_export_model(run_dir: Path):
-    """The QAT model of the run when there is one, else the float model (PTQ)."""
+    """The float model and, when ``ghost-kws qat`` made one, the run's QAT model."""
     from ghost_keras.training import load_run
 
     model, run_config = load_run(run_dir)
-    qat_path = run_dir / QAT_DIR / "model.keras"
+    qat_path = qat_model_path(run_dir)
     if qat_path.is_file():
-        from ghost_keras.quantization import load_qat_model
-
         return model, load_qat_model(qat_path), run_config
     return model, None, run_config
 
@@ -91,12 +89,11 @@ def export_run(run_dir: str | Path, out: str | Path | None = None,
     report = verify_export(exported, x_test, y_test, float_model=float_model, qat_model=qat_model)
     tflite_path = atomic_write_bytes(out / TFLITE_FILE, exported.tflite)
     json_path = atomic_write_json(out / EXPORT_JSON, {
-        "run_dir": str(run_dir), "source": "qat" if qat_model is not None else "float",
+        "run_dir": str(run_dir), "source": exported.source,
         "model": exported.to_dict(), "report": report.to_dict(),
         "frontend": run_config["frontend"], "labels": run_config["labels"],
     })
-    return ExportResult(exported, report, tflite_path, json_path,
-                        "qat" if qat_model is not None else "float")
+    return ExportResult(exported, report, tflite_path, json_path, exported.source)
 
 
 def firmware_settings(frontend: dict[str, Any], labels: list[str], exported: dict[str, Any],

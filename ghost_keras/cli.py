@@ -100,11 +100,11 @@ def _cmd_firmware(args: argparse.Namespace) -> int:
 
 
 def _cmd_qat(args: argparse.Namespace) -> int:
-    from ghost_keras.quantization import qat_run
+    from ghost_keras.quantization import qat_model_path, qat_run
 
     accuracy = qat_run(args.run_dir, epochs=args.epochs, learning_rate=args.lr,
                        verbose=args.verbose)
-    print(f"QAT model: test accuracy {accuracy:.2%} -> {args.run_dir}/qat/model.keras")
+    print(f"QAT model: test accuracy {accuracy:.2%} -> {qat_model_path(args.run_dir)}")
     return 0
 
 

@@ -23,12 +23,26 @@ from __future__ import annotations
 
 import numpy as np
 import tf_keras as keras
+from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
+    QuantizeLayer,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (
+    QuantizeWrapperV2,
+)
 
 # Layers that act on each frame independently and so run unchanged inside a step.
 _FRAMEWISE = (keras.layers.Dense, keras.layers.Activation, keras.layers.ReLU,
               keras.layers.Softmax, keras.layers.Rescaling)
 # Layers that are the identity at inference.
 _INFERENCE_IDENTITY = (keras.layers.Dropout, keras.layers.GaussianNoise, keras.layers.InputLayer)
+
+
+def _is_framewise(layer: keras.layers.Layer) -> bool:
+    """Acts on each frame alone: frame-wise layers, the QAT input fake quant, and QAT wrappers
+    (tfmot's ``quant_<name>``) around a frame-wise layer."""
+    if isinstance(layer, QuantizeWrapperV2):
+        return _is_framewise(layer.layer)
+    return isinstance(layer, _FRAMEWISE + (QuantizeLayer,))
 
 
 class NotStreamableError(ValueError):
@@ -58,7 +72,7 @@ def _check_layers(model: keras.Model) -> list[keras.layers.Layer]:
                     f"layer {layer.name!r} runs backwards in time, which needs the whole window; "
                     "a streaming model must be unidirectional."
                 )
-        elif not isinstance(layer, _FRAMEWISE + _INFERENCE_IDENTITY):
+        elif not (_is_framewise(layer) or isinstance(layer, _INFERENCE_IDENTITY)):
             raise NotStreamableError(
                 f"layer {layer.name!r} ({type(layer).__name__}) cannot run one frame at a time. "
                 "Streaming models are RNN layers followed by frame-wise layers (Dense, "
@@ -109,7 +123,7 @@ def step_model(model: keras.Model | keras.layers.RNN, input_dim: int | None = No
             state_inputs += states
             state_outputs += list(new_states)
         else:
-            x = layer(x)
+            x = layer(x, training=False)
     return keras.Model([frame, *state_inputs], [x, *state_outputs], name=f"{model.name}_step")
 
 

@@ -258,7 +258,8 @@ def load_run(run_dir: str | Path) -> tuple[keras.Model, dict[str, Any]]:
 
 
 def run_datasets(run_config: dict[str, Any], data_dirs: list[str] | None = None,
-                 batch_size: int = 256) -> tuple[kws_data.SpeechDatasets, kws_data.SpeechCommandsIndex]:
+                 batch_size: int = 256, augment: bool = False
+                 ) -> tuple[kws_data.SpeechDatasets, kws_data.SpeechCommandsIndex]:
     """The data of a run (or other folders) with the run's front end, labels and seed."""
     config = TrainConfig.from_dict(run_config["train"])
     if data_dirs:
@@ -269,8 +270,8 @@ def run_datasets(run_config: dict[str, Any], data_dirs: list[str] | None = None,
         raise ValueError(f"the data's labels {list(index.labels)} differ from the model's "
                          f"{run_config['labels']}.")
     cache = config.cache_dir or str(Path(config.out_dir).parent / ".cache" / "features")
-    return kws_data.make_datasets(index, frontend, batch_size, seed=config.seed, augment=False,
-                                  cache_dir=cache), index
+    return kws_data.make_datasets(index, frontend, batch_size, seed=config.seed,
+                                  augment=augment, cache_dir=cache), index
 
 
 def evaluate(run_dir: str | Path, data_dirs: list[str] | None = None,

@@ -1,0 +1,61 @@
+"""``ghost-kws qat``: quantization-aware fine-tuning of a training run folder.
+
+Writes ``<run>/qat/model.h5`` (tfmot 0.8 models load only from ``.h5``) and
+``<run>/qat/metrics.json``; ``ghost-kws export`` then converts the QAT model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tf_keras as keras
+
+from ghost_keras.fileio import atomic_write_json
+from ghost_keras.quantization.qat import fine_tune, quantize_model, quantize_scope
+
+QAT_DIR = "qat"
+QAT_MODEL_FILE = "model.h5"
+
+
+def qat_model_path(run_dir: str | Path) -> Path:
+    """Where ``ghost-kws qat`` saves a run's QAT model."""
+    return Path(run_dir) / QAT_DIR / QAT_MODEL_FILE
+
+
+def load_qat_model(path: str | Path) -> keras.Model:
+    """Loads a saved QAT model (with the quantization classes in scope)."""
+    with quantize_scope():
+        return keras.models.load_model(path)
+
+
+def qat_run(run_dir: str | Path, epochs: int = 5, learning_rate: float = 1e-4,
+            verbose: int = 2) -> float:
+    """Fine-tunes a run's float model with QAT on the run's own data; returns test accuracy.
+
+    The run's training data and augmentation are used again; the best epoch on validation is
+    kept. The QAT model is saved atomically (written beside, then renamed).
+    """
+    from ghost_keras.training import load_run, run_datasets
+
+    run_dir = Path(run_dir)
+    model, run_config = load_run(run_dir)
+    datasets, _ = run_datasets(run_config, augment=True,
+                               batch_size=int(run_config["train"]["batch_size"]))
+    keras.utils.set_random_seed(int(run_config["train"]["seed"]))
+    qat = quantize_model(model)
+    out = qat_model_path(run_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(".partial." + out.name)
+    fine_tune(qat, datasets["train"], datasets["validation"], epochs=epochs, lr=learning_rate,
+              verbose=verbose,
+              callbacks=[keras.callbacks.ModelCheckpoint(str(partial), monitor="val_accuracy",
+                                                         save_best_only=True)])
+    qat = load_qat_model(partial)
+    partial.replace(out)
+    x_test, y_test = datasets.as_numpy("test")
+    predictions = np.argmax(qat.predict(x_test, batch_size=256, verbose=0), axis=-1)
+    accuracy = float(np.mean(predictions == y_test))
+    atomic_write_json(out.parent / "metrics.json", {
+        "test_accuracy": accuracy, "epochs": epochs, "learning_rate": learning_rate})
+    return accuracy
