@@ -6,6 +6,8 @@
     ghost-kws export RUN_DIR                                     int8 .tflite + TFLM report
     ghost-kws firmware RUN_DIR --out DIR                         TFLM firmware folder
     ghost-kws demo                                               all of the above, one command
+    ghost-kws stream AUDIO.wav --run RUN_DIR                     detections on TFLM, with times
+    ghost-kws stream-eval RUN_DIR --wav W --truth CSV            FRR, FA/h, DET on long audio
     ghost-kws profile [--arch ...]                               params, bytes, MACs
 """
 
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Sequence
 
 
@@ -119,6 +122,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_stream(args: argparse.Namespace) -> int:
+    from firmware_export.stream import detect_in_wav
+
+    settings = {"detection_probability": args.probability} if args.probability else None
+    detect_in_wav(args.run, args.audio, settings=settings, every=args.every)
+    return 0
+
+
+def _cmd_stream_eval(args: argparse.Namespace) -> int:
+    from firmware_export.stream import print_table, stream_eval
+
+    settings = {"detection_probability": args.probability} if args.probability else None
+    result = stream_eval(
+        args.run_dir, args.wav, args.truth, tolerance_ms=args.tolerance_ms, every=args.every,
+        float_step=not args.no_float_step,
+        float_window_every=None if args.no_float_window else args.float_window_every,
+        settings=settings, parts=args.parts,
+        out_dir=args.out or str(Path(args.run_dir) / "stream_eval"))
+    print_table(result)
+    return 0
+
+
 def _cmd_profile(args: argparse.Namespace) -> int:
     from ghost_keras.models import build_model
     from ghost_keras.profile import profile_model
@@ -192,6 +217,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("stream", help="detections of a run's int8 model (TFLM) in a WAV")
+    p.add_argument("audio", help="mono 16-bit WAV at the front end's sample rate")
+    p.add_argument("--run", required=True, help="an exported run folder")
+    p.add_argument("--probability", type=float, help="detection threshold (default 0.8)")
+    p.add_argument("--every", type=int, default=1, help="window models: frames between runs")
+    p.set_defaults(func=_cmd_stream)
+
+    p = sub.add_parser("stream-eval", help="FRR, FA/h and DET curve of a run on a long WAV")
+    p.add_argument("run_dir")
+    p.add_argument("--wav", required=True)
+    p.add_argument("--truth", required=True, help="CSV with header label,start,end (seconds)")
+    p.add_argument("--tolerance-ms", type=int, default=1000)
+    p.add_argument("--every", type=int, default=1)
+    p.add_argument("--float-window-every", type=int, default=5)
+    p.add_argument("--no-float-window", action="store_true")
+    p.add_argument("--no-float-step", action="store_true")
+    p.add_argument("--probability", type=float)
+    p.add_argument("--parts", type=int, default=2, help="parts of the stream compared (drift)")
+    p.add_argument("--out", help="folder for stream_eval.json and det.png")
+    p.set_defaults(func=_cmd_stream_eval)
 
     p = sub.add_parser("profile", help="params, int8 bytes, MACs and state of a model")
     _add_model_args(p)

@@ -6,13 +6,10 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")  # headless: CI and servers have no display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ghost_keras.fileio import atomic_write_bytes  # noqa: E402
+from ghost_keras.fileio import atomic_write_bytes
 
 
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:

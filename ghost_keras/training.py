@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,6 +181,9 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
     keras.utils.set_random_seed(config.seed)
     run_dir = Path(config.out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    # Products of an earlier model in this folder would silently outlive the new one.
+    for stale in ("qat", "export", "firmware"):
+        shutil.rmtree(run_dir / stale, ignore_errors=True)
     frontend = make_frontend(frontend_config(config.frontend))
     index = load_index(config)
     cache = config.cache_dir or str(run_dir.parent / ".cache" / "features")
