@@ -114,7 +114,7 @@ def _train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Dat
     export = export_run(run_dir)
     p = result.profile
     return {
-        "model": f"{arch}_{size}" + (f"_r{ratio}" if arch.startswith("ghost") else ""),
+        "model": _spec_name(arch, size, ratio),
         "arch": arch, "size": size, "ratio": ratio, "seed": seed,
         "params": p.params, "int8_weight_bytes": p.int8_bytes,
         "tflite_bytes": export.report.model_bytes, "arena_bytes": export.report.arena_bytes,
@@ -126,9 +126,20 @@ def _train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Dat
     }
 
 
-def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None) -> dict[str, Any]:
+def _spec_name(arch: str, size: str, ratio: int) -> str:
+    return f"{arch}_{size}" + (f"_r{ratio}" if arch.startswith("ghost") else "")
+
+
+def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
+                models: list[str] | None = None, epochs: int | None = None) -> dict[str, Any]:
     specs = PAPER_QUICK if quick else PAPER_FULL
-    epochs, qat_epochs = (3, 1) if quick else (30, 5)
+    if models:
+        known = {_spec_name(*spec): spec for spec in PAPER_FULL}
+        unknown = set(models) - set(known)
+        if unknown:
+            raise SystemExit(f"unknown models {sorted(unknown)}; choose from {sorted(known)}")
+        specs = [known[m] for m in models]
+    epochs, qat_epochs = (epochs or (3 if quick else 15)), (1 if quick else 2)
     rates = [3e-3, 1e-3, 3e-4]
     n_seeds = seeds or (1 if quick else 3)
     runs = []
@@ -187,7 +198,8 @@ def _plot_pareto(runs: list[dict[str, Any]], path: Path) -> None:
 
 # -- train_speed ----------------------------------------------------------------------------
 
-def suite_train_speed(out: Path, quick: bool, data: DataChoice, seeds: int | None) -> dict[str, Any]:
+def suite_train_speed(out: Path, quick: bool, data: DataChoice, seeds: int | None,
+                      **_unused: Any) -> dict[str, Any]:
     """Training step time on random 49x40 batches: the recurrence's cost, not the data's."""
     import numpy as np
     import tf_keras as keras
@@ -234,13 +246,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny settings (CI-style check)")
     parser.add_argument("--data", default="real", choices=["real", "synthetic"])
     parser.add_argument("--seeds", type=int, help="seeds for the S models (default 3, quick 1)")
+    parser.add_argument("--models", nargs="*", help="paper: only these (e.g. gru_S ghost_gru_S_r2)")
+    parser.add_argument("--epochs", type=int, help="paper: training epochs (default 15, quick 3)")
     parser.add_argument("--out", default="results", help="results folder")
     args = parser.parse_args(argv)
     out = Path(args.out)
     data = data_choice(args.data)
     for name in args.suites:
         start = time.perf_counter()
-        result = SUITES[name](out, args.quick, data, args.seeds)
+        result = SUITES[name](out, args.quick, data, args.seeds, models=args.models,
+                              epochs=args.epochs)
         result.update({
             "suite": name, "quick": args.quick, "data": data.name,
             "command": "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +33,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from firmware_export.tflite_model import read_tflite
+from ghost_keras.quiet import filtered_c_stderr
 from ghost_keras.quantization import (
     STATE_MAX,
     STATE_MIN,
@@ -176,7 +178,11 @@ def _convert(concrete: tf.types.experimental.ConcreteFunction, trackable: object
     # (kernel_util.cc, measured on tflite-micro 2026-10), and a GRU step has such products.
     converter._experimental_disable_per_channel = True
     try:
-        return converter.convert()
+        # The calibrator's tf.lite.Interpreter warns that it is deprecated, and the converter
+        # prints its settings from C++: neither concerns the user.
+        with warnings.catch_warnings(), filtered_c_stderr():
+            warnings.simplefilter("ignore", UserWarning)
+            return converter.convert()
     except Exception as error:  # the converter's own errors are long MLIR dumps
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ExportError(

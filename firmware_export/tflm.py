@@ -23,20 +23,18 @@ What the wheel's ``tflite_micro.runtime.Interpreter`` offers, and what this modu
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import math
 import os
 import re
-import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 from tflite_micro.python.tflite_micro import runtime as tflm_runtime
+
+from ghost_keras.quiet import capture_c_stderr
 
 from .op_resolver import TFLM_OP_METHODS
 from .tflite_model import TensorInfo, TfliteModelInfo, load_model_bytes, read_tflite
@@ -118,31 +116,6 @@ class InvokeTiming:
 
 # -- C-level stderr capture ---------------------------------------------------------------------
 
-_libc = ctypes.CDLL(None)
-
-
-@contextlib.contextmanager
-def _capture_c_stderr() -> Iterator[list[str]]:
-    """Redirects file descriptor 2 to a temporary file; yields a list that receives the text.
-
-    TFLM writes with ``vfprintf(stderr, ...)`` from C++, which Python's ``sys.stderr`` never
-    sees, so the redirection has to happen at the descriptor level.
-    """
-    sink: list[str] = []
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        try:
-            os.dup2(tmp.fileno(), 2)
-            yield sink
-        finally:
-            _libc.fflush(None)
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            sink.append(tmp.read().decode("utf-8", errors="replace"))
-
-
 _MISSING_OP = re.compile(r"Didn't find op for builtin opcode '([A-Z0-9_]+)'")
 _MISSING_CUSTOM = re.compile(r"Didn't find op for custom opcode '([^']+)'")
 _MISSING_BYTES = re.compile(r"missing: (\d+)")
@@ -188,7 +161,7 @@ class TflmInterpreter:
                 arena_bytes, None,
                 f"(not tried: arenas under {MIN_ARENA_BYTES} bytes crash the TFLM Python wrapper)")
         self.arena_bytes = int(arena_bytes)
-        with _capture_c_stderr() as log:
+        with capture_c_stderr() as log:
             try:
                 self._interp = tflm_runtime.Interpreter.from_bytes(
                     self.model_bytes, arena_size=self.arena_bytes
@@ -226,7 +199,7 @@ class TflmInterpreter:
 
     def invoke(self) -> None:
         """Runs the model once; raises :class:`TflmError` with TFLM's log if it fails."""
-        with _capture_c_stderr() as log:
+        with capture_c_stderr() as log:
             try:
                 self._interp.invoke()
                 error = None
@@ -255,7 +228,7 @@ class TflmInterpreter:
 
     def arena_usage(self) -> ArenaUsage:
         """What the RecordingMicroAllocator recorded for this interpreter."""
-        with _capture_c_stderr() as log:
+        with capture_c_stderr() as log:
             self._interp.print_allocations()
         found = dict((k, int(v)) for k, v in _RECORDED.findall(log[0]))
         if set(found) != {"total", "head", "tail"}:

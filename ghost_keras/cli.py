@@ -15,41 +15,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
 
-_STARTUP_NOISE = ("All log messages before absl::InitializeLog", "port.cc:", "cudart_stub.cc:",
-                  "cpu_feature_guard.cc:", "To enable the following instructions", "cuda_platform.cc:",
-                  "cuda_executor.cc:", "Unable to register cu")
-
-
 def _import_tensorflow_quietly() -> None:
-    """Imports TensorFlow with its C++ start-up lines (oneDNN, CUDA probing) filtered out.
+    """Imports TensorFlow without its C++ start-up lines (oneDNN, CUDA probing): they are
+    printed before TensorFlow reads its log-level variable, so no setting hides them."""
+    from ghost_keras.quiet import filtered_c_stderr
 
-    They are printed before TensorFlow reads its log-level variable, so no setting hides them;
-    the CLI captures file descriptor 2 while TensorFlow loads and probes for devices, then
-    passes on every other line.
-    """
-    import tempfile
+    with filtered_c_stderr():
+        import tensorflow as tf
 
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            for line in capture.read().decode(errors="replace").splitlines():
-                if not any(noise in line for noise in _STARTUP_NOISE):
-                    print(line, file=sys.stderr)
+        tf.config.list_physical_devices()
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:

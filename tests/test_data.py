@@ -23,7 +23,6 @@ from ghost_keras.data import (
     SILENCE,
     UNKNOWN,
     AudioFormatError,
-    AugmentConfig,
     DatasetError,
     NoisePool,
     fit_length,
