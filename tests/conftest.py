@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,14 @@ def test12_dir() -> Path:
 def mini_dir() -> Path:
     """``mini_speech_commands_flac``: 8 keywords, FLAC, one folder per word (read-only)."""
     return _require(MINI_DIR)
+
+
+def copy_prepared_subset(test12_dir: Path, root: Path, counts: dict[str, int]) -> Path:
+    """Copies ``counts[label]`` clips per label of the prepared 12-class folder into ``root``,
+    spread over each folder (so ``_unknown_`` gets several words)."""
+    for label, n in counts.items():
+        (root / label).mkdir(parents=True)
+        files = sorted((test12_dir / label).glob("*.wav"))
+        for f in files[:: max(1, len(files) // n)][:n]:
+            shutil.copy(f, root / label / f.name)
+    return root

@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 
 import ghost_keras  # noqa: F401  (tf-keras before tensorflow)
+from conftest import copy_prepared_subset
 from ghost_keras.data import (
     KEYWORDS_12,
     LABELS_12,
@@ -79,14 +80,8 @@ def full_dir(tmp_path_factory, test12_dir: Path, mini_dir: Path) -> Path:
 @pytest.fixture(scope="module")
 def prepared_dir(tmp_path_factory, test12_dir: Path) -> Path:
     """Prepared 12-class layout: 4 clips per keyword and silence, 8 unknown clips."""
-    root = tmp_path_factory.mktemp("prepared")
-    for label in LABELS_12:
-        (root / label).mkdir()
-        files = sorted((test12_dir / label).glob("*.wav"))
-        n = 8 if label == UNKNOWN else 4
-        for f in files[:: len(files) // n][:n]:  # spread out: several unknown words
-            shutil.copy(f, root / label / f.name)
-    return root
+    counts = {label: 8 if label == UNKNOWN else 4 for label in LABELS_12}
+    return copy_prepared_subset(test12_dir, tmp_path_factory.mktemp("prepared"), counts)
 
 
 @dataclasses.dataclass

@@ -3,13 +3,13 @@ truth-file errors, the command line."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.signal import correlate
 
+from conftest import copy_prepared_subset
 from ghost_keras.data import LABELS_12, SILENCE, UNKNOWN, DatasetError, read_clip, scan
 from ghost_keras.data.long_stream import (
     TruthFileError,
@@ -28,14 +28,8 @@ SR = 16000
 @pytest.fixture(scope="module")
 def small_dir(tmp_path_factory, test12_dir: Path) -> Path:
     """Prepared layout: 5 clips per keyword, 10 unknown words, 12 silence clips."""
-    root = tmp_path_factory.mktemp("stream_clips")
-    for label in LABELS_12:
-        (root / label).mkdir()
-        files = sorted((test12_dir / label).glob("*.wav"))
-        n = {UNKNOWN: 10, SILENCE: 12}.get(label, 5)
-        for f in files[:: len(files) // n][:n]:
-            shutil.copy(f, root / label / f.name)
-    return root
+    counts = {label: {UNKNOWN: 10, SILENCE: 12}.get(label, 5) for label in LABELS_12}
+    return copy_prepared_subset(test12_dir, tmp_path_factory.mktemp("stream_clips"), counts)
 
 
 @pytest.fixture(scope="module")

@@ -85,13 +85,7 @@ class GhostGRUCell(GhostCellBase):
         h_prev = state[:, :m]
         inputs, gate_state = self._input_and_state_masks(inputs, state, training)
 
-        input_bias = recurrent_bias = None
-        if self.use_bias:
-            if self.reset_after:
-                input_bias, recurrent_bias = tf.unstack(self.bias)
-            else:
-                input_bias = self.bias
-
+        input_bias, recurrent_bias = self.split_bias()
         x = keras.backend.dot(inputs, self.kernel)
         if input_bias is not None:
             x = keras.backend.bias_add(x, input_bias)
@@ -121,6 +115,15 @@ class GhostGRUCell(GhostCellBase):
         h = z * h_prev + (1.0 - z) * c
         new_state = self._with_ghosts(h)
         return new_state, [new_state]
+
+    def split_bias(self) -> tuple[tf.Tensor | None, tf.Tensor | None]:
+        """``(input_bias, recurrent_bias)``; the recurrent one exists with ``reset_after``."""
+        if not self.use_bias:
+            return None, None
+        if self.reset_after:
+            input_bias, recurrent_bias = tf.unstack(self.bias)
+            return input_bias, recurrent_bias
+        return self.bias, None
 
     def get_initial_state(self, inputs: Any = None, batch_size: Any = None, dtype: Any = None):
         if inputs is not None:

@@ -288,12 +288,7 @@ class QuantizedGhostGRUCell(_QuantizedCellMixin, GhostGRUCell):
         inputs, gate_state = self._input_and_state_masks(inputs, state, training)
         h_prev, g_prev = tf.split(state, [m, k], axis=-1) if k else (state, None)
 
-        input_bias = recurrent_bias = None
-        if self.use_bias:
-            if self.reset_after:
-                input_bias, recurrent_bias = tf.unstack(self.bias)
-            else:
-                input_bias = self.bias
+        input_bias, recurrent_bias = self.split_bias()
         a = lambda name, x: self._a(name, x, training)  # noqa: E731
 
         xw = self._fc(inputs, "kernel", self.kernel, input_bias, "x_fc", training)
