@@ -7,11 +7,23 @@ Suites (each prints a table and writes ``<results>/<suite>.json``, ``.md`` and P
   int8 accuracy on TFLM (QAT when available), mean and spread over seeds.
 - ``train_speed``: training step time of GhostGRU vs keras GRU of the same full width and of
   the same intrinsic width, side by side in one process.
+- ``deploy``: for every exported run under ``<results>/runs/``: ``.tflite`` bytes vs int8
+  weight bytes, smallest TFLM arena, ops, host invoke time, and the cost of streaming (one
+  step per 20 ms frame) against recomputing the whole 1-s window at every stride.
+- ``redundancy``: the GhostRNN paper's Figs. 1-2 (cosine similarity of hidden-state
+  dimensions, state values) for the seed-0 ``gru_S`` and ``ghost_gru_S_r2`` runs, with the
+  redundancy statistics (:mod:`ghost_keras.redundancy`).
+
+``deploy`` and ``redundancy`` reuse the runs ``paper`` trained into the same ``--out``; with
+``--quick`` they train two tiny runs (GRU-S, GhostGRU-S r2) when there are none.
+``python -m benchmarks.report RESULTS`` turns the JSON files into ``docs/results.md``.
 
 Real data (the default): train on ``mini_speech_commands_flac`` plus 50% of the speakers of
 ``speech_commands_v2_test12_dev``; validate on 10% and test on the other 40% of its speakers,
 so no test speaker is seen in training. ``--data synthetic`` uses the eSpeak NG set instead.
-``--quick`` runs tiny settings (S only, few epochs, one seed) for CI-style checks.
+``--quick`` runs tiny settings (S only, few epochs, one seed) for CI-style checks; with the
+environment variable ``GHOST_KWS_BENCH_TINY=1`` quick mode is smaller still (1 epoch, a
+20-clips-per-word synthetic set, few clips and repeats): what ``tests/test_benchmarks.py`` runs.
 """
 
 from __future__ import annotations
@@ -23,7 +35,8 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,12 +58,24 @@ PUBLISHED = {
 }
 
 
+#: ``GHOST_KWS_BENCH_TINY=1`` makes ``--quick`` smaller still (the test suite's setting).
+TINY_ENV = "GHOST_KWS_BENCH_TINY"
+#: Synthetic clips per word in tiny mode (35 words: ~700 clips, split 80/10/10 by voice).
+TINY_CLIPS_PER_WORD = 20
+
+
+def tiny_mode(quick: bool) -> bool:
+    """Quick mode with ``GHOST_KWS_BENCH_TINY=1``: 1 epoch, tiny data, few clips and repeats."""
+    return quick and os.environ.get(TINY_ENV, "") not in ("", "0")
+
+
 @dataclass
 class DataChoice:
     name: str
     data_dirs: list[str]
     split_dirs: list[str]
     speaker_split: list[float]
+    synthetic_clips_per_word: int | None = None  # None: TrainConfig's default
 
 
 def data_choice(name: str) -> DataChoice:
@@ -94,24 +119,32 @@ PAPER_FULL += [("lstm", "S", 1), ("ghost_lstm", "S", 2), ("ds_cnn", "S", 1)]
 PAPER_QUICK = [("gru", "S", 1), ("ghost_gru", "S", 2)]
 
 
+def _run_dir(out: Path, arch: str, size: str, ratio: int, seed: int) -> Path:
+    return out / "runs" / f"{arch}_{size}_r{ratio}_seed{seed}"
+
+
 def _train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: DataChoice,
                epochs: int, qat_epochs: int, learning_rates: list[float]) -> dict[str, Any]:
     from firmware_export.pipeline import export_run
     from ghost_keras.training import TrainConfig, train
 
-    run_dir = out / "runs" / f"{arch}_{size}_r{ratio}_seed{seed}"
+    run_dir = _run_dir(out, arch, size, ratio, seed)
+    extra = ({"synthetic_clips_per_word": data.synthetic_clips_per_word}
+             if data.synthetic_clips_per_word else {})
     config = TrainConfig(arch=arch, size=size, ratio=max(ratio, 1), data_dirs=data.data_dirs,
                          split_dirs=data.split_dirs, speaker_split=data.speaker_split,
                          epochs=epochs, learning_rates=learning_rates, seed=seed,
-                         out_dir=str(run_dir), cache_dir=str(out / "cache"))
+                         out_dir=str(run_dir), cache_dir=str(out / "cache"), **extra)
     start = time.perf_counter()
     result = train(config, verbose=0)
+    ptq = export_run(run_dir)  # post-training quantization of the float model
     qat_accuracy = None
+    export = ptq
     if qat_epochs:
         from ghost_keras.quantization import qat_run
 
         qat_accuracy = qat_run(run_dir, epochs=qat_epochs, verbose=0)
-    export = export_run(run_dir)
+        export = export_run(run_dir)
     p = result.profile
     return {
         "model": _spec_name(arch, size, ratio),
@@ -120,7 +153,9 @@ def _train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Dat
         "tflite_bytes": export.report.model_bytes, "arena_bytes": export.report.arena_bytes,
         "macs_per_frame": p.macs_per_frame, "macs_per_decision": p.macs_per_decision,
         "state_bytes": p.state_bytes, "float_accuracy": result.test_accuracy,
+        "ptq_tflm_accuracy": ptq.report.accuracy, "ptq_agreement": ptq.report.agreement_float,
         "qat_accuracy": qat_accuracy, "int8_tflm_accuracy": export.report.accuracy,
+        "qat_agreement": export.report.agreement_qat, "invoke_us": export.report.invoke_us,
         "int8_source": export.source, "epoch_seconds": result.epoch_seconds,
         "wall_seconds": time.perf_counter() - start,
     }
@@ -139,7 +174,8 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
         if unknown:
             raise SystemExit(f"unknown models {sorted(unknown)}; choose from {sorted(known)}")
         specs = [known[m] for m in models]
-    epochs, qat_epochs = (epochs or (3 if quick else 15)), (1 if quick else 2)
+    epochs = epochs or (1 if tiny_mode(quick) else 3 if quick else 15)
+    qat_epochs = 1 if quick else 2
     rates = [3e-3, 1e-3, 3e-4]
     n_seeds = seeds or (1 if quick else 3)
     runs = []
@@ -155,6 +191,7 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
         base = next((r for r in runs if r["arch"] == first["arch"].replace("ghost_", "")
                      and r["size"] == first["size"]), first)
         fa = _mean_std([r["float_accuracy"] for r in group])
+        pa = _mean_std([r["ptq_tflm_accuracy"] for r in group])
         ia = _mean_std([r["int8_tflm_accuracy"] for r in group])
         summary.append({
             "model": model, "seeds": len(group), "params": first["params"],
@@ -166,13 +203,14 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
             "macs_vs_base": first["macs_per_decision"] / base["macs_per_decision"],
             "state_bytes": first["state_bytes"], "arena_bytes": first["arena_bytes"],
             "float_acc": f"{100 * fa[0]:.1f} ± {100 * fa[1]:.1f}",
+            "ptq_int8_tflm_acc": f"{100 * pa[0]:.1f} ± {100 * pa[1]:.1f}",
             "int8_tflm_acc": f"{100 * ia[0]:.1f} ± {100 * ia[1]:.1f}",
             "int8_from": first["int8_source"],
             "published": PUBLISHED.get(f"{first['arch']}_{first['size']}", ""),
         })
     _plot_pareto(runs, out / "paper_pareto.png")
     return {"runs": runs, "summary": summary, "epochs": epochs, "qat_epochs": qat_epochs,
-            "learning_rates": rates}
+            "learning_rates": rates, "plots": ["paper_pareto.png"]}
 
 
 def _plot_pareto(runs: list[dict[str, Any]], path: Path) -> None:
@@ -207,7 +245,7 @@ def suite_train_speed(out: Path, quick: bool, data: DataChoice, seeds: int | Non
     from ghost_keras.layers import GhostGRU
 
     rows = []
-    batch, steps = 100, (5 if quick else 30)
+    batch, steps = 100, (2 if tiny_mode(quick) else 5 if quick else 30)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, 49, 40)).astype("float32")
     y = rng.integers(0, 12, batch)
@@ -233,9 +271,228 @@ def suite_train_speed(out: Path, quick: bool, data: DataChoice, seeds: int | Non
     return {"summary": rows, "batch": batch, "steps": steps}
 
 
+# -- runs found on disk (deploy, redundancy) --------------------------------------------------
+
+#: The runs ``--quick`` trains for ``deploy`` / ``redundancy`` when ``<out>/runs`` has none.
+QUICK_RUN_SPECS = [("gru", "S", 1), ("ghost_gru", "S", 2)]
+
+
+@dataclass
+class FoundRun:
+    """A finished training run folder under ``<out>/runs/``."""
+
+    path: Path
+    model: str  # e.g. "ghost_gru_S_r2" (the paper suite's name)
+    arch: str
+    size: str
+    ratio: int
+    seed: int
+
+    @property
+    def exported(self) -> bool:
+        export = self.path / "export"
+        return (export / "export.json").is_file() and (export / "model_int8.tflite").is_file()
+
+
+def _model_order(model: str) -> tuple[int, str]:
+    names = [_spec_name(*spec) for spec in PAPER_FULL]
+    return (names.index(model) if model in names else len(names), model)
+
+
+def find_runs(out: Path) -> list[FoundRun]:
+    """Finished runs (``model.keras`` + ``config.json``) under ``<out>/runs/``, in the paper
+    suite's model order, then by seed."""
+    found = []
+    for config_path in sorted((out / "runs").glob("*/config.json")):
+        run_dir = config_path.parent
+        if not (run_dir / "model.keras").is_file():
+            continue  # still training (or failed)
+        train = json.loads(config_path.read_text())["train"]
+        arch, size, ratio = train["arch"], train["size"], int(train.get("ratio", 1))
+        ratio = ratio if arch.startswith("ghost") else 1
+        found.append(FoundRun(run_dir, _spec_name(arch, size, ratio), arch, size, ratio,
+                              int(train.get("seed", 0))))
+    return sorted(found, key=lambda r: (_model_order(r.model), r.seed))
+
+
+def _quick_runs(out: Path, data: DataChoice, quick: bool, models: list[str] | None,
+                need_export: bool) -> None:
+    """Trains the tiny GRU-S and GhostGRU-S r2 runs (seed 0) that are missing, in quick mode."""
+    have = {r.model for r in find_runs(out) if r.seed == 0 and (r.exported or not need_export)}
+    epochs = 1 if tiny_mode(quick) else 2
+    for arch, size, ratio in QUICK_RUN_SPECS:
+        name = _spec_name(arch, size, ratio)
+        if name in have or (models and name not in models):
+            continue
+        print(f"quick: no trained {name} under {out / 'runs'}; training a tiny one "
+              f"({epochs} epochs, post-training quantization)", flush=True)
+        _train_one(out, arch, size, ratio, 0, data, epochs, 0, [3e-3])
+
+
+# -- deploy ----------------------------------------------------------------------------------
+
+def _run_profile(run: FoundRun) -> dict[str, Any]:
+    """The run's :class:`~ghost_keras.profile.ModelProfile` as a dict (from ``metrics.json``,
+    else by loading the model)."""
+    metrics = run.path / "metrics.json"
+    if metrics.is_file():
+        profile = json.loads(metrics.read_text()).get("profile")
+        if profile:
+            return profile
+    from ghost_keras.profile import profile_model
+    from ghost_keras.training import load_run
+
+    return profile_model(load_run(run.path)[0]).to_dict()
+
+
+def deploy_row(run: FoundRun, repeats: int) -> dict[str, Any]:
+    """Flash, arena, ops, host time and streaming cost of one exported run."""
+    from firmware_export.pipeline import WINDOW_EVERY_FRAMES
+    from firmware_export.tflite_model import read_tflite
+    from firmware_export.tflm import TflmInterpreter, find_smallest_arena, time_invoke
+
+    info = json.loads((run.path / "export" / "export.json").read_text())
+    tflite = (run.path / "export" / "model_int8.tflite").read_bytes()
+    model_info = read_tflite(tflite)
+    profile = _run_profile(run)
+    arena = find_smallest_arena(tflite)
+    timing = time_invoke(TflmInterpreter(tflite, arena), repeats=repeats)
+    kind, frames = info["model"]["kind"], int(info["model"]["frames"])
+    frames_per_s = 1000.0 / float(info["frontend"]["stride_ms"])
+    per_frame, per_window = int(profile["macs_per_frame"]), int(profile["macs_per_decision"])
+    if kind == "step":
+        # One invoke per frame, state carried: a 1-s decision is `frames` invokes.
+        decision_invokes, decision_macs = frames, per_frame * frames
+        stream_macs_per_s = per_frame * frames_per_s
+    else:
+        # A window model: one invoke is a decision; the firmware re-runs it every
+        # WINDOW_EVERY_FRAMES frames.
+        decision_invokes, decision_macs = 1, per_window
+        stream_macs_per_s = per_window * frames_per_s / WINDOW_EVERY_FRAMES
+    window_macs_per_s = per_window * frames_per_s  # the whole window again at every stride
+    return {
+        "model": run.model, "run": run.path.name, "kind": kind,
+        "tflite_bytes": len(tflite), "int8_weight_bytes": int(profile["int8_bytes"]),
+        "tflite_vs_weights": len(tflite) / int(profile["int8_bytes"]),
+        "arena_bytes": arena, "operators": model_info.num_operators,
+        "ops": ", ".join(model_info.ops),
+        "invoke_us": timing.median_us, "decision_invokes": decision_invokes,
+        "decision_macs": decision_macs, "decision_host_us": decision_invokes * timing.median_us,
+        "stream_macs_per_s": int(round(stream_macs_per_s)),
+        "window_macs_per_s": int(round(window_macs_per_s)),
+        "window_vs_stream": window_macs_per_s / stream_macs_per_s,
+    }
+
+
+def suite_deploy(out: Path, quick: bool, data: DataChoice, seeds: int | None,
+                 models: list[str] | None = None, **_unused: Any) -> dict[str, Any]:
+    """Deployment cost of every exported run under ``<out>/runs`` (one row per model: its
+    lowest seed; the others have the same graph)."""
+    if quick:
+        _quick_runs(out, data, quick, models, need_export=True)
+    runs = [r for r in find_runs(out) if r.exported and (not models or r.model in models)]
+    if not runs:
+        raise SystemExit(f"no exported runs under {out / 'runs'}: run the paper suite with "
+                         f"--out {out} first (or use --quick)")
+    repeats = 50 if tiny_mode(quick) else 200 if quick else 1000
+    rows, details = [], []
+    for model in dict.fromkeys(r.model for r in runs):
+        run = next(r for r in runs if r.model == model)
+        row = deploy_row(run, repeats)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+        report = json.loads((run.path / "export" / "export.json").read_text())["report"]
+        details.append({"model": model, "run_dir": str(run.path),
+                        "seeds_found": [r.seed for r in runs if r.model == model],
+                        "export_arena_bytes": report["arena_bytes"],
+                        "export_invoke_us": report["invoke_us"],
+                        "int8_tflm_accuracy": report["accuracy"],
+                        "ops": row["ops"].split(", ")})
+    return {"summary": rows, "models": details, "invoke_repeats": repeats,
+            "note": ("step models: one invoke per 20 ms frame (state carried), a 1-s decision "
+                     "is 49 invokes; window models (ds_cnn): one invoke per decision, re-run "
+                     "every 5 frames when deployed. window_macs_per_s: the whole 49-frame "
+                     "window recomputed at every 20 ms stride. Host times are TFLM reference "
+                     "kernels on this PC, a relative measure only.")}
+
+
+# -- redundancy ------------------------------------------------------------------------------
+
+#: The runs (seed 0) the redundancy suite analyses: the paper's GRU and its GhostGRU.
+REDUNDANCY_MODELS = ["gru_S", "ghost_gru_S_r2"]
+
+
+def _intrinsic_units(run: FoundRun) -> tuple[int, int]:
+    """(state units, intrinsic units) of the run's first recurrent layer."""
+    import tf_keras as keras
+
+    from ghost_keras.training import load_run
+
+    model, _ = load_run(run.path)
+    cell = next(layer for layer in model.layers if isinstance(layer, keras.layers.RNN)).cell
+    units = int(cell.units)
+    return units, int(getattr(cell, "intrinsic_units", units))
+
+
+def suite_redundancy(out: Path, quick: bool, data: DataChoice, seeds: int | None,
+                     models: list[str] | None = None, **_unused: Any) -> dict[str, Any]:
+    """Figs. 1-2 of the GhostRNN paper on our trained GRU-S and GhostGRU-S r2 (test clips)."""
+    from ghost_keras.redundancy import analyse_run, cosine_matrix, redundancy_stats
+
+    wanted = [m for m in REDUNDANCY_MODELS if not models or m in models] or REDUNDANCY_MODELS
+    if quick:
+        _quick_runs(out, data, quick, wanted, need_export=False)
+    found = {r.model: r for r in find_runs(out) if r.seed == 0}
+    missing = [m for m in wanted if m not in found]
+    if missing:
+        raise SystemExit(f"no trained seed-0 runs of {missing} under {out / 'runs'}: run the "
+                         f"paper suite with --out {out} first (or use --quick)")
+    max_clips = 16 if tiny_mode(quick) else 64 if quick else 256
+    rows, plots, details = [], [], []
+    for name in wanted:
+        run = found[name]
+        units, intrinsic = _intrinsic_units(run)
+        boundaries = [intrinsic] if intrinsic < units else []
+        result = analyse_run(run.path, out_dir=out / "redundancy" / name, max_clips=max_clips,
+                             title=f"{name} (seed {run.seed})", boundaries=boundaries)
+        stats = result.stats
+        pearson = redundancy_stats(cosine_matrix(result.states, center=True),
+                                   samples=stats.samples, centered=True)
+        inner = (redundancy_stats(result.cosine[:intrinsic, :intrinsic]) if boundaries else None)
+        for key, suffix in (("cosine_matrix", "cosine"), ("state_values", "states")):
+            target = out / f"redundancy_{name}_{suffix}.png"
+            shutil.copyfile(result.paths[key], target)
+            plots.append(target.name)
+        rows.append({
+            "model": name, "units": units, "intrinsic_units": intrinsic,
+            "clips": int(result.states.shape[0]), "samples": stats.samples,
+            "redundant_units": stats.redundant_units,
+            "redundant_share": stats.redundant_share,
+            "mean_best_abs_cos": stats.mean_max_abs_cos,
+            "median_best_abs_cos": stats.median_max_abs_cos,
+            "pairs_above": stats.pairs_above, "mean_abs_cos": stats.mean_abs_cos,
+            "pearson_redundant_share": pearson.redundant_share,
+            "pearson_mean_best_abs_r": pearson.mean_max_abs_cos,
+            "intrinsic_redundant_share": inner.redundant_share if inner else None,
+        })
+        print(json.dumps(rows[-1]), flush=True)
+        details.append({"model": name, "run_dir": str(run.path), "cosine": stats.to_dict(),
+                        "pearson": pearson.to_dict(),
+                        "intrinsic_only": inner.to_dict() if inner else None})
+    return {"summary": rows, "plots": plots, "details": details, "threshold": stats.threshold,
+            "max_clips": max_clips,
+            "note": ("hidden state of the first recurrent layer after every frame of up to "
+                     f"{max_clips} test clips, streamed one frame at a time from a zero state. "
+                     f"redundant: a dimension whose most similar other dimension has |cos| > "
+                     f"{stats.threshold:g}; pearson_*: the same after removing each dimension's "
+                     "mean; intrinsic_*: among a GhostGRU's intrinsic dimensions only.")}
+
+
 SUITES: dict[str, Callable[..., dict[str, Any]]] = {
     "paper": suite_paper,
     "train_speed": suite_train_speed,
+    "deploy": suite_deploy,
+    "redundancy": suite_redundancy,
 }
 
 
@@ -246,12 +503,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny settings (CI-style check)")
     parser.add_argument("--data", default="real", choices=["real", "synthetic"])
     parser.add_argument("--seeds", type=int, help="seeds for the S models (default 3, quick 1)")
-    parser.add_argument("--models", nargs="*", help="paper: only these (e.g. gru_S ghost_gru_S_r2)")
-    parser.add_argument("--epochs", type=int, help="paper: training epochs (default 15, quick 3)")
+    parser.add_argument("--models", nargs="*", help="paper, deploy, redundancy: only these (e.g. gru_S ghost_gru_S_r2)")
+    parser.add_argument("--epochs", type=int, help="paper: training epochs (default 15, quick 3, tiny 1)")
     parser.add_argument("--out", default="results", help="results folder")
     args = parser.parse_args(argv)
     out = Path(args.out)
     data = data_choice(args.data)
+    if tiny_mode(args.quick) and args.data == "synthetic":
+        data = replace(data, name=f"{data.name}, {TINY_CLIPS_PER_WORD} clips per word",
+                       synthetic_clips_per_word=TINY_CLIPS_PER_WORD)
     for name in args.suites:
         start = time.perf_counter()
         result = SUITES[name](out, args.quick, data, args.seeds, models=args.models,
@@ -261,14 +521,17 @@ def main(argv: list[str] | None = None) -> int:
             "command": "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
             "date": time.strftime("%Y-%m-%d"), "wall_seconds": time.perf_counter() - start,
+            "tiny": tiny_mode(args.quick),
         })
-        atomic_write_json(out / f"{name}.json", result)
         columns = list(result["summary"][0]) if result["summary"] else []
+        result["columns"] = columns  # the JSON's keys are sorted; the report keeps this order
+        atomic_write_json(out / f"{name}.json", result)
         table = markdown_table(result["summary"], columns)
         atomic_write_text(out / f"{name}.md", (
             f"# {name}\n\nData: {result['data']}. Machine: {result['machine']}. Date: "
             f"{result['date']}. Wall time: {result['wall_seconds'] / 60:.1f} min.\n\n"
-            f"Command: `{result['command']}`\n\n{table}\n"))
+            f"Command: `{result['command']}`\n\n{table}\n"
+            + "".join(f"\n![{png}]({png})\n" for png in result.get("plots", []))))
         print(f"\n== {name} ({result['wall_seconds'] / 60:.1f} min) ==\n{table}")
     return 0
 
