@@ -32,13 +32,14 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import time
-import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ghost_keras  # noqa: F401  (tf-keras before TensorFlow)
 from ghost_keras.fileio import atomic_write_json, atomic_write_text
@@ -251,9 +252,9 @@ def suite_train_speed(out: Path, quick: bool, data: DataChoice, seeds: int | Non
     y = rng.integers(0, 12, batch)
     for units in ((154,) if quick else (154, 250, 400)):
         layers = {
-            f"GRU({units})": lambda: keras.layers.GRU(units),
-            f"GhostGRU({units}, r2)": lambda: GhostGRU(units, ratio=2),
-            f"GRU({units // 2}) (intrinsic width)": lambda: keras.layers.GRU(units // 2),
+            f"GRU({units})": lambda u=units: keras.layers.GRU(u),
+            f"GhostGRU({units}, r2)": lambda u=units: GhostGRU(u, ratio=2),
+            f"GRU({units // 2}) (intrinsic width)": lambda u=units: keras.layers.GRU(u // 2),
         }
         times = {}
         for name, make in layers.items():
@@ -371,16 +372,17 @@ def deploy_row(run: FoundRun, repeats: int) -> dict[str, Any]:
         stream_macs_per_s = per_window * frames_per_s / WINDOW_EVERY_FRAMES
     window_macs_per_s = per_window * frames_per_s  # the whole window again at every stride
     return {
-        "model": run.model, "run": run.path.name, "kind": kind,
+        "model": run.model, "kind": kind,
         "tflite_bytes": len(tflite), "int8_weight_bytes": int(profile["int8_bytes"]),
         "tflite_vs_weights": len(tflite) / int(profile["int8_bytes"]),
         "arena_bytes": arena, "operators": model_info.num_operators,
         "ops": ", ".join(model_info.ops),
         "invoke_us": timing.median_us, "decision_invokes": decision_invokes,
         "decision_macs": decision_macs, "decision_host_us": decision_invokes * timing.median_us,
-        "stream_macs_per_s": int(round(stream_macs_per_s)),
-        "window_macs_per_s": int(round(window_macs_per_s)),
+        "stream_macs_per_s": round(stream_macs_per_s),
+        "window_macs_per_s": round(window_macs_per_s),
         "window_vs_stream": window_macs_per_s / stream_macs_per_s,
+        "run": run.path.name,
     }
 
 

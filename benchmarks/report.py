@@ -1,0 +1,274 @@
+"""Benchmark JSON -> one Markdown page:
+``python -m benchmarks.report RESULTS --out docs/results.md``.
+
+Reads every ``<RESULTS>/<suite>.json`` that ``python -m benchmarks.run`` wrote and writes one
+page with, for each suite present: what it measures, the data, machine, date, exact command and
+wall time, its table, and its plots. The PNGs are copied (scaled down to at most
+:data:`MAX_PNG_WIDTH` pixels wide, 256-colour palette) into a folder beside the page named
+after it (``docs/results.md`` -> ``docs/results/``), so the page is self-contained in the
+repository. The page is generated: edit the suites or this module, never the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import ghost_keras  # noqa: F401  (tf-keras before TensorFlow, quiet TF logs)
+from ghost_keras.fileio import atomic_write_bytes, atomic_write_text
+
+#: Suites in page order; any other ``*.json`` with a ``suite`` and a ``summary`` follows.
+SUITE_ORDER = ["paper", "deploy", "redundancy", "train_speed"]
+
+#: PNG width limit of the copies (pixels): enough to read, small in the repository.
+MAX_PNG_WIDTH = 1200
+
+#: Plots of result files written before suites listed them under ``plots``.
+DEFAULT_PLOTS = {"paper": ["paper_pareto.png"]}
+
+TITLES = {
+    "paper": "GRU vs GhostGRU, trained the same way (the paper's comparison)",
+    "deploy": "Deployment: flash, arena, ops and streaming cost on TFLite Micro",
+    "redundancy": "Redundancy of hidden states (the paper's Figs. 1 and 2)",
+    "train_speed": "Training step time",
+}
+
+DESCRIPTIONS = {
+    "paper": (
+        "Each model trained with the same data, schedule and seeds, fine-tuned with "
+        "quantization-aware training, converted to an int8 step model and run on every test "
+        "clip on the TFLite Micro interpreter. `*_vs_base`: against the non-ghost model of the "
+        "same family and size. `macs_per_decision`: one 49-frame window (Hello Edge's "
+        "convention); `macs_per_frame`: one streaming step plus the head. Accuracies: mean ± "
+        "standard deviation over seeds, in %. `published`: the figures of Hello Edge and the "
+        "GhostRNN paper, on Speech Commands v1 with 10 MFCC and their own training, so they "
+        "are context, not a like-for-like target."),
+    "deploy": (
+        "Per model (its lowest seed; every seed has the same graph): the `.tflite` file against "
+        "the int8 weight bytes the profile counts (weights 1 B, biases 4 B), the smallest "
+        "tensor arena TFLM allocates and invokes it in (bisected on the real interpreter), "
+        "the operator count and op kinds (what the firmware's op resolver registers), and the "
+        "median host time of one `Invoke()` (TFLM reference kernels on this PC: a relative "
+        "measure, not Cortex-M time). A 1-second decision of a step model is 49 invokes, one "
+        "per 20 ms frame with the state carried (`decision_macs` = MACs per frame × 49, "
+        "`decision_host_us` = 49 × invoke time). `stream_macs_per_s`: what the deployed model "
+        "costs per second of audio (50 steps; a window model such as DS-CNN is re-run every 5 "
+        "frames); `window_macs_per_s`: a model that recomputes the whole 49-frame window at "
+        "every 20 ms stride (50 × MACs per window); `window_vs_stream`: their ratio."),
+    "redundancy": (
+        "The hidden state of the first recurrent layer after every frame of the test clips, "
+        "streamed one frame at a time from a zero state (as on the device). A dimension is "
+        "`redundant` when its most similar other dimension has |cosine| > 0.9 over all "
+        "clip-frames; `mean_best_abs_cos`: the mean over dimensions of that best |cosine|; "
+        "`pairs_above`: pairs over the threshold; `pearson_*`: the same after removing each "
+        "dimension's mean (two units that merely share a sign no longer count); "
+        "`intrinsic_redundant_share`: among a GhostGRU's intrinsic dimensions only. Fig. 1: "
+        "the cosine matrix (a GhostGRU's intrinsic and ghost halves are marked by lines); "
+        "Fig. 2: the state of one clip over time, by index, and its most similar pairs."),
+    "train_speed": (
+        "Training step time on random 49×40 batches of 100 (the recurrence's cost, not the "
+        "data pipeline's): GhostGRU against Keras' GRU of the same full width and of its "
+        "intrinsic width, in one process."),
+}
+
+#: Column order of each suite's table (the JSON files store keys sorted). Columns a result has
+#: beyond these follow in the result's own ``columns`` order (``benchmarks.run`` records it).
+COLUMNS = {
+    "paper": ["model", "seeds", "params", "params_vs_base", "tflite_bytes", "flash_vs_base",
+              "macs_per_frame", "macs_per_decision", "macs_vs_base", "state_bytes",
+              "arena_bytes", "float_acc", "ptq_int8_tflm_acc", "int8_tflm_acc", "int8_from",
+              "published"],
+    "deploy": ["model", "kind", "tflite_bytes", "int8_weight_bytes", "tflite_vs_weights",
+               "arena_bytes", "operators", "ops", "invoke_us", "decision_invokes",
+               "decision_macs", "decision_host_us", "stream_macs_per_s", "window_macs_per_s",
+               "window_vs_stream", "run"],
+    "redundancy": ["model", "units", "intrinsic_units", "clips", "samples", "redundant_units",
+                   "redundant_share", "mean_best_abs_cos", "median_best_abs_cos",
+                   "pairs_above", "mean_abs_cos", "pearson_redundant_share",
+                   "pearson_mean_best_abs_r", "intrinsic_redundant_share"],
+    "train_speed": ["layer", "step_ms", "vs_GRU_same_width"],
+}
+
+#: Columns of the paper suite's per-run table (those a result has).
+PAPER_RUN_COLUMNS = ["model", "seed", "float_accuracy", "ptq_tflm_accuracy", "ptq_agreement",
+                     "qat_accuracy", "int8_tflm_accuracy", "qat_agreement", "int8_source",
+                     "invoke_us", "epoch_seconds", "wall_seconds"]
+
+#: Keys of a result that are bookkeeping or big tables, not settings to list.
+_NOT_SETTINGS = {"summary", "runs", "models", "details", "plots", "suite", "quick", "tiny",
+                 "columns",
+                 "data", "command", "machine", "date", "wall_seconds", "note"}
+
+
+def _fmt(column: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and column.endswith(("_share", "_accuracy", "_agreement")):
+        return f"{100 * value:.1f}%"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value).replace("|", "\\|")
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    """A Markdown table of ``rows`` (columns: the first row's keys unless given)."""
+    columns = columns or (list(rows[0]) if rows else [])
+    if not columns:
+        return "_(no rows)_"
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_fmt(c, row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def table_columns(result: dict[str, Any]) -> list[str]:
+    """The columns of a suite's table, in display order."""
+    present = list(dict.fromkeys(key for row in result["summary"] for key in row))
+    order = COLUMNS.get(result["suite"], []) + list(result.get("columns", [])) + sorted(present)
+    return [c for c in dict.fromkeys(order) if c in present]
+
+
+def load_results(results_dir: Path) -> list[dict[str, Any]]:
+    """Every suite result in ``results_dir``, in page order."""
+    results = []
+    for path in sorted(results_dir.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and "suite" in data and "summary" in data:
+            results.append(data)
+    rank = {name: i for i, name in enumerate(SUITE_ORDER)}
+    return sorted(results, key=lambda r: (rank.get(r["suite"], len(rank)), r["suite"]))
+
+
+def copy_png(source: Path, target: Path, max_width: int = MAX_PNG_WIDTH) -> Path:
+    """Copies a PNG scaled to at most ``max_width`` pixels wide, as a 256-colour palette PNG."""
+    from PIL import Image
+
+    with Image.open(source) as image:
+        image = image.convert("RGB")
+        if image.width > max_width:
+            height = round(image.height * max_width / image.width)
+            image = image.resize((max_width, height), Image.LANCZOS)
+        image = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", optimize=True)
+    return atomic_write_bytes(target, buffer.getvalue())
+
+
+def _settings(result: dict[str, Any]) -> str:
+    items = []
+    for key, value in result.items():
+        if key in _NOT_SETTINGS or isinstance(value, dict):
+            continue
+        if isinstance(value, list) and len(value) > 8:
+            continue
+        items.append(f"{key} = {value}")
+    return "; ".join(items)
+
+
+def _paper_runs(result: dict[str, Any]) -> str:
+    runs = result.get("runs", [])
+    columns = [c for c in PAPER_RUN_COLUMNS if any(c in r for r in runs)]
+    return markdown_table(runs, columns) if runs else ""
+
+
+def suite_section(result: dict[str, Any], results_dir: Path, image_dir: Path,
+                  written: list[Path]) -> str:
+    name = result["suite"]
+    lines = [f"## {name}: {TITLES.get(name, name)}", ""]
+    if name in DESCRIPTIONS:
+        lines += [DESCRIPTIONS[name], ""]
+    if result.get("quick"):
+        lines += ["> **Quick settings** (`--quick`" + (", tiny" if result.get("tiny") else "")
+                  + "): a check that the suite runs, not a measurement of accuracy.", ""]
+    wall = result.get("wall_seconds")
+    lines += [
+        f"- Data: {result.get('data', '-')}",
+        f"- Machine: {result.get('machine', '-')}",
+        f"- Date: {result.get('date', '-')}",
+        f"- Command: `{result.get('command', '-')}`",
+        f"- Wall time: {wall / 60:.1f} min" if isinstance(wall, (int, float)) else "- Wall time: -",
+    ]
+    settings = _settings(result)
+    if settings:
+        lines.append(f"- Settings: {settings}")
+    lines += ["", markdown_table(result["summary"], table_columns(result)), ""]
+    if result.get("note"):
+        lines += [f"Note: {result['note']}", ""]
+    if name == "paper" and result.get("runs"):
+        lines += ["Per run (accuracies on the test split):", "", _paper_runs(result), ""]
+    plots = result.get("plots") or DEFAULT_PLOTS.get(name, [])
+    for png in plots:
+        source = results_dir / png
+        if not source.is_file():
+            lines += [f"_(plot {png} missing from {results_dir})_", ""]
+            continue
+        target = copy_png(source, image_dir / png)
+        written.append(target)
+        lines += [f"![{name}: {png}]({image_dir.name}/{png})", ""]
+    return "\n".join(lines)
+
+
+def render(results_dir: Path, out: Path, command: str) -> str:
+    """Writes the page ``out`` (and its PNG folder) from ``results_dir``; returns the text."""
+    results = load_results(results_dir)
+    image_dir = out.with_suffix("")
+    written: list[Path] = []
+    sections = [suite_section(r, results_dir, image_dir, written) for r in results]
+    sources = ", ".join(f"`{r['suite']}.json`" for r in results) or "no result files"
+    header = [
+        "# Benchmark results",
+        "",
+        (f"Generated by `{command}` from {sources} in `{results_dir}` on "
+         f"{time.strftime('%Y-%m-%d')}; do not edit (re-run the benchmarks and this command)."),
+        "",
+    ]
+    if results:
+        header += ["Suites: " + ", ".join(f"[{r['suite']}](#{_anchor(r)})" for r in results), ""]
+    else:
+        header += [(f"No benchmark results found in `{results_dir}` yet: run "
+                    "`python -m benchmarks.run SUITE --out DIR` first."), ""]
+    text = "\n".join(header + sections).rstrip() + "\n"
+    # PNGs of suites no longer present would otherwise linger beside the page.
+    if image_dir.is_dir():
+        for stale in image_dir.glob("*.png"):
+            if stale.name not in {p.name for p in written}:
+                stale.unlink()
+    atomic_write_text(out, text)
+    return text
+
+
+def _anchor(result: dict[str, Any]) -> str:
+    """GitHub's anchor of a section heading."""
+    heading = f"{result['suite']}: {TITLES.get(result['suite'], result['suite'])}".lower()
+    kept = "".join(c for c in heading if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", help="folder with the suites' JSON files (benchmarks.run --out)")
+    parser.add_argument("--out", default="docs/results.md", help="Markdown page to write")
+    args = parser.parse_args(argv)
+    results_dir, out = Path(args.results), Path(args.out)
+    if not results_dir.is_dir():
+        raise SystemExit(f"{results_dir} is not a folder of benchmark results")
+    command = "python -m benchmarks.report " + " ".join(sys.argv[1:] if argv is None else argv)
+    render(results_dir, out, command)
+    print(f"wrote {out} ({len(load_results(results_dir))} suites, plots in {out.with_suffix('')})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

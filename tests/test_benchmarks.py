@@ -1,0 +1,262 @@
+"""Benchmark suites end to end on tiny settings, and the generated results page.
+
+Runs ``python -m benchmarks.run paper deploy redundancy train_speed --quick --data synthetic``
+with ``GHOST_KWS_BENCH_TINY=1`` (1 epoch, a 20-clips-per-word synthetic set, 16 clips for the
+redundancy analysis: well under a minute of work on 2 cores), then ``python -m
+benchmarks.report`` on its results, and checks the files, the tables' columns and that the
+numbers are the ones the models and the TFLM exports imply.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # `benchmarks` is a folder of the checkout, not an installed package
+    sys.path.insert(0, str(REPO))
+
+bench_report = importlib.import_module("benchmarks.report")
+bench_run = importlib.import_module("benchmarks.run")
+PNG = b"\x89PNG\r\n\x1a\n"
+SUITES = ["paper", "deploy", "redundancy", "train_speed"]
+FRAMES, FRAMES_PER_S = 49, 50
+
+#: The paper table's columns this test relies on (the suite may add more between them).
+PAPER_COLUMNS = ["model", "seeds", "params", "params_vs_base", "tflite_bytes", "flash_vs_base",
+                 "macs_per_frame", "macs_per_decision", "macs_vs_base", "state_bytes",
+                 "arena_bytes", "float_acc", "int8_tflm_acc", "int8_from", "published"]
+DEPLOY_COLUMNS = ["model", "kind", "tflite_bytes", "int8_weight_bytes", "tflite_vs_weights",
+                  "arena_bytes", "operators", "ops", "invoke_us", "decision_invokes",
+                  "decision_macs", "decision_host_us", "stream_macs_per_s", "window_macs_per_s",
+                  "window_vs_stream", "run"]
+REDUNDANCY_COLUMNS = ["model", "units", "intrinsic_units", "clips", "samples", "redundant_units",
+                      "redundant_share", "mean_best_abs_cos", "median_best_abs_cos",
+                      "pairs_above", "mean_abs_cos", "pearson_redundant_share",
+                      "pearson_mean_best_abs_r", "intrinsic_redundant_share"]
+TRAIN_SPEED_COLUMNS = ["layer", "step_ms", "vs_GRU_same_width"]
+
+
+def _run(args: list[str], timeout: int = 1200) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GHOST_KWS_BENCH_TINY": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env, text=True,
+                          capture_output=True, timeout=timeout, check=False)
+    assert done.returncode == 0, (
+        f"{' '.join(args)} failed ({done.returncode})\nstdout:\n{done.stdout[-4000:]}\n"
+        f"stderr:\n{done.stderr[-4000:]}")
+    return done
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    """One tiny run of all four suites, and the report generated from it."""
+    root = tmp_path_factory.mktemp("bench")
+    out = root / "results"
+    run = _run(["benchmarks.run", *SUITES, "--quick", "--data", "synthetic", "--out", str(out)])
+    page = root / "doc" / "results.md"
+    _run(["benchmarks.report", str(out), "--out", str(page)])
+    results = {name: json.loads((out / f"{name}.json").read_text()) for name in SUITES}
+    return {"out": out, "page": page, "results": results, "stdout": run.stdout}
+
+
+def _rows(result: dict) -> dict[str, dict]:
+    return {row["model"]: row for row in result["summary"]}
+
+
+def _in_order(wanted: list[str], columns: list[str]) -> bool:
+    """Every wanted column is present, in the same relative order."""
+    return [c for c in columns if c in wanted] == wanted
+
+
+def _markdown_header(text: str, first: str) -> list[str]:
+    """The columns of the first Markdown table whose header starts with ``first``."""
+    for line in text.splitlines():
+        if line.startswith(f"| {first} |"):
+            return [c.strip() for c in line.strip().strip("|").split("|")]
+    raise AssertionError(f"no table starting with column {first!r}")
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def test_every_suite_writes_json_and_markdown_with_its_provenance(bench):
+    out = bench["out"]
+    for name in SUITES:
+        result = bench["results"][name]
+        assert result["suite"] == name and result["quick"] is True and result["tiny"] is True
+        assert result["command"].startswith("python -m benchmarks.run paper deploy redundancy")
+        assert "synthetic" in result["data"] and result["machine"] and result["date"]
+        assert 0 < result["wall_seconds"] < 1200
+        assert result["summary"], name
+        md = (out / f"{name}.md").read_text()
+        assert md.startswith(f"# {name}") and result["command"] in md
+        assert f"== {name} (" in bench["stdout"]  # each suite prints its table
+
+
+def test_paper_table_columns_and_ghost_savings(bench):
+    result = bench["results"]["paper"]
+    assert _in_order(PAPER_COLUMNS, result["columns"])
+    rows = _rows(result)
+    assert list(rows) == ["gru_S", "ghost_gru_S_r2"]
+    gru, ghost = rows["gru_S"], rows["ghost_gru_S_r2"]
+    assert ghost["params"] < 0.65 * gru["params"]
+    assert ghost["params_vs_base"] == pytest.approx(ghost["params"] / gru["params"])
+    assert ghost["macs_per_decision"] < 0.65 * gru["macs_per_decision"]
+    assert ghost["tflite_bytes"] < gru["tflite_bytes"]
+    assert gru["params_vs_base"] == 1.0 and gru["state_bytes"] == ghost["state_bytes"] == 154
+    for row in rows.values():
+        assert row["seeds"] == 1 and row["int8_from"] == "qat"
+        for key in ("float_acc", "int8_tflm_acc"):
+            mean = float(row[key].split("±")[0])
+            assert 0.0 <= mean <= 100.0
+    assert rows["gru_S"]["published"].startswith("Hello Edge GRU-S")
+    assert (bench["out"] / "paper_pareto.png").read_bytes()[:8] == PNG
+    assert result["epochs"] == 1 and result["plots"] == ["paper_pareto.png"]
+
+
+def test_deploy_measures_the_exports_and_streaming_beats_recomputing_the_window(bench):
+    out, result = bench["out"], bench["results"]["deploy"]
+    assert result["columns"] == DEPLOY_COLUMNS
+    rows, paper = _rows(result), _rows(bench["results"]["paper"])
+    assert set(rows) == {"gru_S", "ghost_gru_S_r2"}  # reuses the paper suite's runs
+    for model, row in rows.items():
+        run_dir = out / "runs" / row["run"]
+        export = json.loads((run_dir / "export" / "export.json").read_text())
+        assert row["kind"] == "step" and row["decision_invokes"] == FRAMES
+        assert row["tflite_bytes"] == (run_dir / "export" / "model_int8.tflite").stat().st_size
+        assert row["tflite_bytes"] == paper[model]["tflite_bytes"]
+        # The .tflite holds the int8 weights plus graph, quantization parameters and metadata.
+        assert row["int8_weight_bytes"] < row["tflite_bytes"] < 1.5 * row["int8_weight_bytes"]
+        # The smallest arena is deterministic: the export's own measurement agrees.
+        assert row["arena_bytes"] == export["report"]["arena_bytes"] == paper[model]["arena_bytes"]
+        assert 1024 <= row["arena_bytes"] < 64 * 1024 and row["arena_bytes"] % 16 == 0
+        ops = row["ops"].split(", ")
+        assert "FULLY_CONNECTED" in ops and "TANH" in ops and row["operators"] >= len(ops)
+        assert 0 < row["invoke_us"] < 100_000
+        assert row["decision_host_us"] == pytest.approx(FRAMES * row["invoke_us"])
+        per_frame, per_window = paper[model]["macs_per_frame"], paper[model]["macs_per_decision"]
+        assert row["decision_macs"] == FRAMES * per_frame
+        assert row["stream_macs_per_s"] == FRAMES_PER_S * per_frame
+        assert row["window_macs_per_s"] == FRAMES_PER_S * per_window
+        assert row["stream_macs_per_s"] < row["window_macs_per_s"]
+        # Recomputing 49 frames at every stride costs ~49x one step (less the shared head).
+        assert 40 < row["window_vs_stream"] < FRAMES
+    assert rows["ghost_gru_S_r2"]["stream_macs_per_s"] < 0.65 * rows["gru_S"]["stream_macs_per_s"]
+    assert "CONCATENATION" in rows["ghost_gru_S_r2"]["ops"]  # [intrinsic, ghost] state
+
+
+def test_redundancy_writes_both_figures_per_model_and_sane_statistics(bench):
+    out, result = bench["out"], bench["results"]["redundancy"]
+    assert result["columns"] == REDUNDANCY_COLUMNS
+    rows = _rows(result)
+    assert list(rows) == ["gru_S", "ghost_gru_S_r2"]
+    assert rows["gru_S"]["intrinsic_units"] == rows["gru_S"]["units"] == 154
+    assert rows["ghost_gru_S_r2"]["intrinsic_units"] == 77
+    assert rows["gru_S"]["intrinsic_redundant_share"] is None
+    for model, row in rows.items():
+        assert row["clips"] == 16 and row["samples"] == 16 * FRAMES
+        assert 0 <= row["redundant_units"] <= row["units"]
+        assert row["redundant_share"] == pytest.approx(row["redundant_units"] / row["units"])
+        for key in ("redundant_share", "pearson_redundant_share", "mean_abs_cos"):
+            assert 0.0 <= row[key] <= 1.0
+        assert row["mean_abs_cos"] <= row["mean_best_abs_cos"] <= 1.0
+        for suffix in ("cosine", "states"):
+            png = out / f"redundancy_{model}_{suffix}.png"
+            assert png.read_bytes()[:8] == PNG and png.name in result["plots"]
+        stats = json.loads((out / "redundancy" / model / "redundancy.json").read_text())
+        assert stats["redundant_units"] == row["redundant_units"] and stats["clips"] == 16
+
+
+def test_train_speed_table(bench):
+    result = bench["results"]["train_speed"]
+    assert result["columns"] == TRAIN_SPEED_COLUMNS
+    layers = {row["layer"]: row for row in result["summary"]}
+    assert set(layers) == {"GRU(154)", "GhostGRU(154, r2)", "GRU(77) (intrinsic width)"}
+    assert layers["GRU(154)"]["vs_GRU_same_width"] == 1.0
+    assert all(row["step_ms"] > 0 for row in layers.values())
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def test_report_page_has_every_suite_table_and_its_plots(bench):
+    page, out = bench["page"], bench["out"]
+    text = page.read_text()
+    first = text.splitlines()[2]
+    assert first.startswith(f"Generated by `python -m benchmarks.report {out} --out {page}`")
+    assert "do not edit" in first
+    for name in SUITES:
+        result = bench["results"][name]
+        assert f"## {name}: " in text
+        assert f"- Command: `{result['command']}`" in text
+        assert f"- Date: {result['date']}" in text and f"- Machine: {result['machine']}" in text
+        assert "- Wall time: " in text and "- Data: synthetic" in text
+    paper_header = _markdown_header(text, "model")  # the first "model" table is paper's
+    assert sorted(paper_header) == sorted(bench["results"]["paper"]["columns"])  # none dropped
+    assert _in_order(PAPER_COLUMNS, paper_header)
+    assert _markdown_header(text, "layer") == TRAIN_SPEED_COLUMNS
+    headers = [line for line in text.splitlines() if line.startswith("| model |")]
+    assert "| " + " | ".join(DEPLOY_COLUMNS) + " |" in headers
+    assert "| " + " | ".join(REDUNDANCY_COLUMNS) + " |" in headers
+    assert "Hello Edge GRU-S: 93.5%" in text
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    expected = {"results/paper_pareto.png"} | {
+        f"results/redundancy_{m}_{s}.png" for m in ("gru_S", "ghost_gru_S_r2")
+        for s in ("cosine", "states")}
+    assert set(links) == expected
+    from PIL import Image
+
+    for link in links:
+        copy = page.parent / link
+        assert copy.read_bytes()[:8] == PNG
+        assert copy.stat().st_size < (out / copy.name).stat().st_size  # smaller than the source
+        with Image.open(copy) as image:
+            assert image.width <= bench_report.MAX_PNG_WIDTH
+
+
+def test_report_regenerates_and_drops_stale_plots(bench, tmp_path):
+    page = tmp_path / "results.md"
+    (tmp_path / "results").mkdir()
+    stale = tmp_path / "results" / "old_suite.png"
+    stale.write_bytes(PNG)
+    first = bench_report.render(bench["out"], page, "python -m benchmarks.report X")
+    assert not stale.exists()
+    assert bench_report.render(bench["out"], page, "python -m benchmarks.report X") == first
+
+
+# -- without the heavy run -------------------------------------------------------------------
+
+
+def test_report_orders_columns_of_sorted_json_and_formats_values(tmp_path):
+    results = tmp_path / "r"
+    results.mkdir()
+    row = {"model": "gru_S", "units": 154, "intrinsic_units": 154, "clips": 3, "samples": 147,
+           "redundant_units": 13, "redundant_share": 0.0844, "mean_best_abs_cos": 0.7,
+           "median_best_abs_cos": 0.75, "pairs_above": 25, "mean_abs_cos": 0.36,
+           "pearson_redundant_share": 0.0, "pearson_mean_best_abs_r": 0.59,
+           "intrinsic_redundant_share": None}
+    result = {"suite": "redundancy", "summary": [row], "quick": False, "data": "real: x",
+              "command": "python -m benchmarks.run redundancy", "machine": "m", "date": "d",
+              "wall_seconds": 90.0, "plots": ["missing.png"], "threshold": 0.9}
+    (results / "redundancy.json").write_text(json.dumps(result, sort_keys=True))
+    (results / "notes.json").write_text("{}")  # not a suite result: ignored
+    text = bench_report.render(results, tmp_path / "page.md", "python -m benchmarks.report r")
+    assert _markdown_header(text, "model") == REDUNDANCY_COLUMNS
+    assert "| gru_S | 154 | 154 | 3 | 147 | 13 | 8.4% | 0.7 |" in text
+    assert "Wall time: 1.5 min" in text and "threshold = 0.9" in text
+    assert "_(plot missing.png missing from" in text and "Quick settings" not in text
+
+
+def test_deploy_and_redundancy_need_trained_runs_outside_quick_mode(tmp_path):
+    data = bench_run.DataChoice("synthetic", [], [], [0.8, 0.1, 0.1])
+    with pytest.raises(SystemExit, match="run the paper suite"):
+        bench_run.suite_deploy(tmp_path, False, data, None)
+    with pytest.raises(SystemExit, match="run the paper suite"):
+        bench_run.suite_redundancy(tmp_path, False, data, None)
