@@ -18,6 +18,7 @@ import numpy as np
 
 from firmware_export.convert import ExportedModel, convert_model
 from firmware_export.firmware import FirmwareFolder, write_firmware_folder
+from firmware_export.model_settings import MICROFRONTEND_DEFAULTS
 from firmware_export.verify import VerifyReport, verify_export
 from ghost_keras.features import FrontendConfig, make_frontend
 from ghost_keras.fileio import atomic_write_bytes, atomic_write_json
@@ -112,9 +113,7 @@ def firmware_settings(frontend: dict[str, Any], labels: list[str], exported: dic
     }
     if fe.kind == "microfrontend":
         front = {"kind": "microfrontend", **common}
-        for key in ("smoothing_bits", "even_smoothing", "odd_smoothing", "min_signal_remaining",
-                    "enable_pcan", "pcan_strength", "pcan_offset", "gain_bits", "enable_log",
-                    "scale_shift"):
+        for key in MICROFRONTEND_DEFAULTS:  # the parameters the settings header takes
             value = getattr(fe, key)
             front[key] = int(value) if isinstance(value, bool) else value
     else:
