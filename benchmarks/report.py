@@ -23,7 +23,7 @@ import ghost_keras  # noqa: F401  (tf-keras before TensorFlow, quiet TF logs)
 from ghost_keras.fileio import atomic_write_bytes, atomic_write_text
 
 #: Suites in page order; any other ``*.json`` with a ``suite`` and a ``summary`` follows.
-SUITE_ORDER = ["paper", "deploy", "redundancy", "train_speed"]
+SUITE_ORDER = ["paper", "deploy", "streaming", "redundancy", "train_speed"]
 
 #: PNG width limit of the copies (pixels): enough to read, small in the repository.
 MAX_PNG_WIDTH = 1200
@@ -36,6 +36,7 @@ TITLES = {
     "deploy": "Deployment: flash, arena, ops and streaming cost on TFLite Micro",
     "redundancy": "Redundancy of hidden states (the paper's Figs. 1 and 2)",
     "train_speed": "Training step time",
+    "streaming": "Keyword spotting on continuous audio: misses and false accepts per hour",
 }
 
 DESCRIPTIONS = {
@@ -70,6 +71,22 @@ DESCRIPTIONS = {
         "`intrinsic_redundant_share`: among a GhostGRU's intrinsic dimensions only. Fig. 1: "
         "the cosine matrix (a GhostGRU's intrinsic and ghost halves are marked by lines); "
         "Fig. 2: the state of one clip over time, by index, and its most similar pairs."),
+    "streaming": (
+        "One long stream of test-split speakers (keywords, unknown words and silence at random "
+        "gaps in background noise, 10 dB SNR), run as the device runs it: the front end once "
+        "over the whole stream, the firmware's recognizer (1 s average, detection at p > 0.8, "
+        "1.5 s suppression), detections matched to the truth within 1 s after a keyword's end. "
+        "`training`: `clip` = the paper suite's run, `stream` = the same run fine-tuned per "
+        "frame on long training audio (`ghost-kws stream-train`). `scorer`: `tflm_int8` = the "
+        "exported int8 model on TFLite Micro (a step model read at every 20 ms frame with its "
+        "state never reset; a window model re-run every 5 frames), `float_step` = the float "
+        "model the same way, `float_window_everyK` = the float model re-run on the last 1 s "
+        "every K strides (the windowed baseline). `frr_at_Xfa_h`: the lowest false-rejection "
+        "rate over the DET thresholds with at most X false accepts per hour (`-`: no threshold "
+        "got that low); `*_p08`: at the firmware's threshold; `first/last_tenth`: the first "
+        "and last 10% of the stream (drift of the carried state); `mmacs_per_s`: model MACs per "
+        "second of audio; `host_ms_per_s`: host time per second of audio (TFLM reference "
+        "kernels for `tflm_int8`, Keras for the float runs: relative figures)."),
     "train_speed": (
         "Training step time on random 49×40 batches of 100 (the recurrence's cost, not the "
         "data pipeline's): GhostGRU against Keras' GRU of the same full width and of its "
@@ -92,6 +109,9 @@ COLUMNS = {
                    "pairs_above", "mean_abs_cos", "pearson_redundant_share",
                    "pearson_mean_best_abs_r", "intrinsic_redundant_share"],
     "train_speed": ["layer", "step_ms", "vs_GRU_same_width"],
+    "streaming": ["model", "training", "scorer", "frr_at_1fa_h", "frr_at_5fa_h",
+                  "frr_at_20fa_h", "frr_p08", "fa_h_p08", "first_tenth_frr", "first_tenth_fa_h",
+                  "last_tenth_frr", "last_tenth_fa_h", "mmacs_per_s", "host_ms_per_s"],
 }
 
 #: Columns of the paper suite's per-run table (those a result has).
@@ -182,6 +202,21 @@ def _paper_runs(result: dict[str, Any]) -> str:
     return markdown_table(runs, columns) if runs else ""
 
 
+def _streaming_details(result: dict[str, Any]) -> list[str]:
+    stream, lines = result.get("stream") or {}, []
+    if stream:
+        lines += [f"Stream: {stream.get('minutes')} min, {stream.get('items')} items of which "
+                  f"{stream.get('keywords')} keywords, {stream.get('snr_db')} dB SNR "
+                  f"(`{Path(str(stream.get('wav'))).name}`).", ""]
+    if result.get("stream_training"):
+        settings = ", ".join(f"{k} = {v}" for k, v in result["stream_training"].items())
+        lines += [f"Stream training: {settings}.", ""]
+    if result.get("checks"):
+        lines += ["Checks (GhostGRU-S r2, stream-trained, int8 on TFLM, state carried):", ""]
+        lines += [f"- `{k}`: {v}" for k, v in result["checks"].items()] + [""]
+    return lines
+
+
 def suite_section(result: dict[str, Any], results_dir: Path, image_dir: Path,
                   written: list[Path]) -> str:
     name = result["suite"]
@@ -207,6 +242,8 @@ def suite_section(result: dict[str, Any], results_dir: Path, image_dir: Path,
         lines += [f"Note: {result['note']}", ""]
     if name == "paper" and result.get("runs"):
         lines += ["Per run (accuracies on the test split):", "", _paper_runs(result), ""]
+    if name == "streaming":
+        lines += _streaming_details(result)
     plots = result.get("plots") or DEFAULT_PLOTS.get(name, [])
     for png in plots:
         source = results_dir / png

@@ -13,6 +13,9 @@ Suites (each prints a table and writes ``<results>/<suite>.json``, ``.md`` and P
 - ``redundancy``: the GhostRNN paper's Figs. 1-2 (cosine similarity of hidden-state
   dimensions, state values) for the seed-0 ``gru_S`` and ``ghost_gru_S_r2`` runs, with the
   redundancy statistics (:mod:`ghost_keras.redundancy`).
+- ``streaming``: GRU-S, GhostGRU-S r2 (clip-trained and stream-trained) and DS-CNN-S on a long
+  stream of test speakers, float and int8 on TFLM: FRR at 1/5/20 FA/h, drift, compute per
+  second of audio (:mod:`benchmarks.streaming`).
 
 ``deploy`` and ``redundancy`` reuse the runs ``paper`` trained into the same ``--out``; with
 ``--quick`` they train two tiny runs (GRU-S, GhostGRU-S r2) when there are none.
@@ -492,11 +495,14 @@ def suite_redundancy(out: Path, quick: bool, data: DataChoice, seeds: int | None
                      "mean; intrinsic_*: among a GhostGRU's intrinsic dimensions only.")}
 
 
+from benchmarks.streaming import suite_streaming  # noqa: E402  (it imports this module lazily)
+
 SUITES: dict[str, Callable[..., dict[str, Any]]] = {
     "paper": suite_paper,
     "train_speed": suite_train_speed,
     "deploy": suite_deploy,
     "redundancy": suite_redundancy,
+    "streaming": suite_streaming,
 }
 
 

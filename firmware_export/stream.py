@@ -79,7 +79,8 @@ from firmware_export.tflm import (
 from firmware_export.verify import check_state_quantization
 from ghost_keras.data.audio import read_clip
 from ghost_keras.data.long_stream import TruthItem, read_truth
-from ghost_keras.features import FrontendConfig, make_frontend, to_int16
+from ghost_keras.features import FrontendConfig, to_int16
+from ghost_keras.features.stream import frame_times_ms, stream_features
 from ghost_keras.fileio import atomic_write_json
 
 #: Default time tolerance after a keyword's end (see :func:`match`).
@@ -175,22 +176,6 @@ def read_stream_audio(wav: str | os.PathLike | np.ndarray, sample_rate: int) -> 
     if isinstance(wav, (str, os.PathLike)):
         return read_clip(wav, sample_rate)
     return to_int16(np.asarray(wav), "stream audio")
-
-
-# ------------------------------------------------------------------------------------ features
-
-
-def frame_times_ms(num_frames: int, config: FrontendConfig) -> np.ndarray:
-    """The firmware's timestamp of each frame: the end of the stride read that completes it."""
-    k = np.arange(num_frames, dtype=np.int64)
-    strides = -(-(k * config.stride_samples + config.window_samples) // config.stride_samples)
-    return strides * int(config.stride_ms)
-
-
-def stream_features(audio: np.ndarray, config: FrontendConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Front end run once over the whole stream: ``(features [N, F] float32, times_ms [N])``."""
-    features = make_frontend(config).compute(audio)
-    return features, frame_times_ms(len(features), config)
 
 
 # ------------------------------------------------------------------------------------ scores

@@ -3,6 +3,7 @@
     ghost-kws train [--arch ghost_gru --size S --data DIR ...]   train into a run folder
     ghost-kws evaluate RUN_DIR [--data DIR]                      test accuracy of a run
     ghost-kws qat RUN_DIR                                        quantization-aware fine-tuning
+    ghost-kws stream-train RUN_DIR --out DIR                     per-frame training on long audio
     ghost-kws export RUN_DIR                                     int8 .tflite + TFLM report
     ghost-kws firmware RUN_DIR --out DIR                         TFLM firmware folder
     ghost-kws demo                                               all of the above, one command
@@ -87,6 +88,20 @@ def _cmd_qat(args: argparse.Namespace) -> int:
     accuracy = qat_run(args.run_dir, epochs=args.epochs, learning_rate=args.lr,
                        verbose=args.verbose)
     print(f"QAT model: test accuracy {accuracy:.2%} -> {qat_model_path(args.run_dir)}")
+    return 0
+
+
+def _cmd_stream_train(args: argparse.Namespace) -> int:
+    from ghost_keras.stream_training import StreamTrainConfig, stream_train
+
+    given = {name: getattr(args, name) for name in (
+        "epochs", "minutes_per_epoch", "chunk_frames", "batch_size", "learning_rates", "snr_db",
+        "gap_s", "hold_ms", "lead_ms", "seed") if getattr(args, name) is not None}
+    metrics = stream_train(args.run_dir, args.out, StreamTrainConfig(**given),
+                           verbose=args.verbose)
+    print(f"stream-trained (epoch {metrics['kept_epoch']} kept): clip test accuracy "
+          f"{metrics['test_accuracy']:.2%} (was {metrics['source_test_accuracy'] or 0:.2%}) "
+          f"-> {args.out}")
     return 0
 
 
@@ -176,6 +191,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
     p.set_defaults(func=_cmd_qat)
+
+    p = sub.add_parser("stream-train", help="fine-tune a recurrent run per frame on long "
+                       "training audio, to be read at every frame (-> a new run folder)")
+    p.add_argument("run_dir", help="a clip-trained recurrent run (kept unchanged)")
+    p.add_argument("--out", required=True, help="the new run folder")
+    # Defaults (None here) are StreamTrainConfig's.
+    p.add_argument("--epochs", type=int, help="default 6")
+    p.add_argument("--minutes-per-epoch", type=float, help="new training audio per epoch "
+                   "(default 120)")
+    p.add_argument("--chunk-frames", type=int, help="frames per training sequence (250)")
+    p.add_argument("--batch-size", type=int, help="sequences per batch (16)")
+    p.add_argument("--lr", dest="learning_rates", type=float, nargs="+",
+                   help="piecewise-constant Adam rates (1e-3 3e-4 1e-4)")
+    p.add_argument("--snr-db", type=float, nargs=2, help="SNR range per segment (5 25)")
+    p.add_argument("--gap-s", type=float, nargs=2, help="seconds between items (0.3 2)")
+    p.add_argument("--hold-ms", type=int,
+                   help="frames up to this long after a word's end get its label (1000)")
+    p.add_argument("--lead-ms", type=int, help="... and from this long before it (100)")
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--verbose", type=int, default=1, choices=[0, 1])
+    p.set_defaults(func=_cmd_stream_train)
 
     p = sub.add_parser("firmware", help="TFLM firmware folder of a run (exports it if needed)")
     p.add_argument("run_dir")

@@ -127,14 +127,19 @@ def build_model(
     size = size.upper()
     if size not in ("S", "M", "L"):
         raise ValueError(f"unknown size {size!r}; choose S, M or L.")
-    if len(input_shape) != 2 or min(input_shape) < 1:
-        raise ValueError(f"input_shape must be (frames, features), got {input_shape!r}.")
+    if (len(input_shape) != 2 or input_shape[1] is None or int(input_shape[1]) < 1
+            or (input_shape[0] is not None and int(input_shape[0]) < 1)):
+        raise ValueError(f"input_shape must be (frames, features), got {input_shape!r} "
+                         "(frames may be None for a recurrent model: sequences of any length).")
     if num_labels < 2:
         raise ValueError(f"num_labels must be at least 2, got {num_labels}.")
     spec = ARCHITECTURES[arch]
-    input_shape = (int(input_shape[0]), int(input_shape[1]))
+    frames = None if input_shape[0] is None else int(input_shape[0])
+    input_shape = (frames, int(input_shape[1]))
     name = name or f"{arch}_{size}"
     if not spec.recurrent:
+        if frames is None:
+            raise ValueError(f"{arch!r} is a window model: it needs a fixed number of frames.")
         if per_frame:
             raise ValueError(f"per_frame=True needs a recurrent arch; {arch!r} is a window model.")
         return _ds_cnn(size, input_shape, int(num_labels), name)

@@ -1,6 +1,7 @@
 """Benchmark suites end to end on tiny settings, and the generated results page.
 
-Runs ``python -m benchmarks.run paper deploy redundancy train_speed --quick --data synthetic``
+Runs ``python -m benchmarks.run paper deploy redundancy train_speed streaming --quick --data
+synthetic``
 with ``GHOST_KWS_BENCH_TINY=1`` (1 epoch, a 20-clips-per-word synthetic set, 16 clips for the
 redundancy analysis: well under a minute of work on 2 cores), then ``python -m
 benchmarks.report`` on its results, and checks the files, the tables' columns and that the
@@ -26,7 +27,7 @@ if str(REPO) not in sys.path:  # `benchmarks` is a folder of the checkout, not a
 bench_report = importlib.import_module("benchmarks.report")
 bench_run = importlib.import_module("benchmarks.run")
 PNG = b"\x89PNG\r\n\x1a\n"
-SUITES = ["paper", "deploy", "redundancy", "train_speed"]
+SUITES = ["paper", "deploy", "redundancy", "train_speed", "streaming"]
 FRAMES, FRAMES_PER_S = 49, 50
 
 #: The paper table's columns this test relies on (the suite may add more between them).
@@ -42,6 +43,10 @@ REDUNDANCY_COLUMNS = ["model", "units", "intrinsic_units", "clips", "samples", "
                       "pairs_above", "mean_abs_cos", "pearson_redundant_share",
                       "pearson_mean_best_abs_r", "intrinsic_redundant_share"]
 TRAIN_SPEED_COLUMNS = ["layer", "step_ms", "vs_GRU_same_width"]
+STREAMING_COLUMNS = ["model", "training", "scorer", "frr_at_1fa_h", "frr_at_5fa_h",
+                     "frr_at_20fa_h", "frr_p08", "fa_h_p08", "first_tenth_frr",
+                     "first_tenth_fa_h", "last_tenth_frr", "last_tenth_fa_h", "mmacs_per_s",
+                     "host_ms_per_s"]
 
 
 def _run(args: list[str], timeout: int = 1200) -> subprocess.CompletedProcess:
@@ -183,6 +188,46 @@ def test_train_speed_table(bench):
     assert all(row["step_ms"] > 0 for row in layers.values())
 
 
+def test_streaming_scores_every_model_and_scorer_on_one_stream(bench):
+    out, result = bench["out"], bench["results"]["streaming"]
+    assert result["columns"] == STREAMING_COLUMNS
+    got = {(r["model"], r["training"], r["scorer"]): r for r in result["summary"]}
+    recurrent = [(m, t) for m in ("gru_S", "ghost_gru_S_r2") for t in ("clip", "stream")]
+    wanted = {(m, t, s) for m, t in recurrent
+              for s in ("tflm_int8", "float_step", "float_window_every1")}
+    wanted |= {("ds_cnn_S", "clip", s)
+               for s in ("tflm_int8", "float_window_every5", "float_window_every1")}
+    assert set(got) == wanted
+    paper = _rows(bench["results"]["paper"])
+    for (model, training, scorer), row in got.items():
+        frr = [row[f"frr_at_{x}fa_h"] for x in (1, 5, 20)]
+        # more false accepts allowed can only lower the best FRR
+        known = [f for f in frr if f is not None]
+        assert known == sorted(known, reverse=True) and all(0 <= f <= 1 for f in known)
+        assert 0 <= row["frr_p08"] <= 1 and row["fa_h_p08"] >= 0
+        if model in paper and scorer != "float_window_every1":  # one step per 20 ms frame
+            assert row["mmacs_per_s"] == pytest.approx(
+                FRAMES_PER_S * paper[model]["macs_per_frame"] / 1e6)
+        if scorer == "float_window_every1":  # the whole window at every stride
+            step = got.get((model, training, "tflm_int8"))
+            if model in paper:
+                assert row["mmacs_per_s"] == pytest.approx(
+                    FRAMES_PER_S * paper[model]["macs_per_decision"] / 1e6)
+                assert 40 < row["mmacs_per_s"] / step["mmacs_per_s"] < FRAMES
+    # the stream-trained run is a new run folder, exported, beside the clip-trained one
+    for model in ("gru_S_r1", "ghost_gru_S_r2"):
+        stream_run = out / "runs" / f"{model}_seed0_stream"
+        config = json.loads((stream_run / "config.json").read_text())
+        assert config["source_run"] == str(out / "runs" / f"{model}_seed0")
+        assert (stream_run / "export" / "model_int8.tflite").is_file()
+    checks = result["checks"]
+    assert checks["compute_ratio_vs_window_clip"] < 1 / 40
+    assert len(checks["step_frr_le_window_stream_at_1_5_20_fa_h"]) == 3
+    assert (out / "streaming_det.png").read_bytes()[:8] == PNG
+    assert Path(result["stream"]["wav"]).is_file() and result["stream"]["minutes"] == 1.0
+    assert (out / "streaming" / "ghost_gru_S_r2_stream" / "stream_eval.json").is_file()
+
+
 # -- the report ------------------------------------------------------------------------------
 
 
@@ -205,9 +250,11 @@ def test_report_page_has_every_suite_table_and_its_plots(bench):
     headers = [line for line in text.splitlines() if line.startswith("| model |")]
     assert "| " + " | ".join(DEPLOY_COLUMNS) + " |" in headers
     assert "| " + " | ".join(REDUNDANCY_COLUMNS) + " |" in headers
+    assert "| " + " | ".join(STREAMING_COLUMNS) + " |" in headers
+    assert "Stream: 1.0 min" in text and "- `compute_ratio_vs_window_clip`: " in text
     assert "Hello Edge GRU-S: 93.5%" in text
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    expected = {"results/paper_pareto.png"} | {
+    expected = {"results/paper_pareto.png", "results/streaming_det.png"} | {
         f"results/redundancy_{m}_{s}.png" for m in ("gru_S", "ghost_gru_S_r2")
         for s in ("cosine", "states")}
     assert set(links) == expected

@@ -4,7 +4,6 @@ errors, and a tiny trained run streamed through TFLM int8 and its float step mod
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -178,28 +177,6 @@ def test_window_model_reruns_the_last_frames_every_k_strides():
 
 
 # ------------------------------------------------------------------------------ integration
-
-
-@pytest.fixture(scope="module")
-def exported_run(tmp_path_factory, test12_dir: Path) -> Path:
-    """A ghost_gru trained briefly (~40% clip accuracy) on ~960 real clips, exported to int8
-    (about 25 s on an idle 2-core machine)."""
-    from firmware_export.pipeline import export_run
-    from ghost_keras.training import TrainConfig, train
-
-    root = tmp_path_factory.mktemp("stream_run")
-    data = root / "data"
-    for label in LABELS_12:
-        (data / label).mkdir(parents=True)
-        files = sorted((test12_dir / label).glob("*.wav"))
-        n = 80
-        for f in files[:: len(files) // n][:n]:  # spread over many speakers
-            shutil.copy(f, data / label / f.name)
-    train(TrainConfig(arch="ghost_gru", epochs=12, split_dirs=[str(data)],
-                      speaker_split=[0.7, 0.15, 0.15], batch_size=32,
-                      learning_rates=[5e-3, 2e-3, 5e-4], out_dir=str(root / "run")), verbose=0)
-    export_run(root / "run", calibration_clips=100)
-    return root / "run"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,189 @@
+"""The ``streaming`` suite: keyword spotting on continuous audio (issue 9).
+
+GRU-S, GhostGRU-S (ratio 2) and DS-CNN-S on one long stream of test-split speakers, scored the
+way the device runs them (:func:`firmware_export.stream.stream_eval`: front end run
+continuously, the int8 model on TFLM, the firmware's recognizer), float and int8:
+
+- recurrent models twice: **clip-trained** (the paper suite's training) and **stream-trained**
+  (the same run fine-tuned per frame on long training audio,
+  :mod:`ghost_keras.stream_training`); each read at every frame with its state carried for the
+  whole stream (``tflm_int8`` and ``float_step``), and re-run on the last 1-s window at every
+  20-ms stride (``float_window_every1``, the windowed baseline);
+- DS-CNN-S, a window model: int8 on TFLM every 5 strides (the firmware's rate) and float at
+  every stride.
+
+Per scorer: FRR at 1, 5 and 20 false accepts per hour read off the DET curve (the lowest FRR
+among thresholds whose FA/h is at most that; ``-`` when no threshold gets that low), FRR and
+FA/h at the firmware's threshold, both for the first and the last tenth of the stream (drift),
+and MACs and host time per second of audio. The DET curves of all scorers go into one PNG.
+
+Clip-trained runs are reused from ``<out>/runs/`` when the ``paper`` suite (same ``--out``,
+same ``--epochs``) has made them; missing ones are trained here the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+#: (arch, size, ratio) of the suite.
+STREAMING_SPECS = [("gru", "S", 1), ("ghost_gru", "S", 2), ("ds_cnn", "S", 1)]
+#: False accepts per hour the FRR is read at.
+FA_PER_HOUR_POINTS = (1, 5, 20)
+#: Detection probabilities of the DET curves (finer at the top: 1 FA/h needs high thresholds).
+STREAM_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
+#: Window models on TFLM are re-run every this many strides (the firmware's rate).
+TFLM_WINDOW_EVERY = 5
+#: The stream is scored in this many parts by position; the first and last are compared.
+PARTS = 10
+
+
+def frr_at(curve: list[dict[str, Any]], fa_per_hour: float) -> float | None:
+    """Lowest FRR of a DET curve among points with at most ``fa_per_hour`` false accepts per
+    hour (None if no point is that low).
+
+    Example:
+        >>> frr_at([{"frr": 0.1, "fa_per_hour": 30.0}, {"frr": 0.3, "fa_per_hour": 4.0}], 5)
+        0.3
+    """
+    ok = [c["frr"] for c in curve if c["fa_per_hour"] is not None and c["frr"] is not None
+          and c["fa_per_hour"] <= fa_per_hour]
+    return min(ok) if ok else None
+
+
+def _test_stream(out: Path, data: Any, minutes: float, seed: int) -> tuple[Path, Path]:
+    """The suite's long test stream (built once per length and seed, then reused)."""
+    from ghost_keras import data as kws_data
+    from ghost_keras.data.long_stream import make_long_stream, write_stream
+    from ghost_keras.training import TrainConfig, load_index
+
+    folder = out / "streams"
+    wav = folder / f"test_{minutes:g}min_seed{seed}.wav"
+    csv = wav.with_suffix(".csv")
+    if wav.is_file() and csv.is_file():
+        return wav, csv
+    if data.split_dirs:  # real data: the test-split speakers of the speaker-split folder
+        index = kws_data.scan(data.split_dirs[0], split="none").with_speaker_split(
+            tuple(data.speaker_split), seed=seed)
+    else:
+        index = load_index(TrainConfig(data_dirs=data.data_dirs, seed=seed, **(
+            {"synthetic_clips_per_word": data.synthetic_clips_per_word}
+            if data.synthetic_clips_per_word else {})))
+    audio, truth = make_long_stream(index, 60.0 * minutes, seed=seed, split="test", snr_db=10.0)
+    write_stream(wav, csv, audio, truth)
+    return wav, csv
+
+
+def _finished(run_dir: Path) -> bool:
+    return ((run_dir / "model.keras").is_file()
+            and (run_dir / "export" / "export.json").is_file())
+
+
+def _summary_rows(name: str, training: str, result: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for scorer, run in result["runs"].items():
+        m, parts = run["metrics"], run["metrics"]["by_part"]
+        row = {"model": name, "training": training, "scorer": scorer}
+        for x in FA_PER_HOUR_POINTS:
+            row[f"frr_at_{x}fa_h"] = frr_at(run.get("det", []), x)
+        row.update({
+            "frr_p08": m["frr"], "fa_h_p08": m["fa_per_hour"],
+            "first_tenth_frr": parts[0]["frr"], "first_tenth_fa_h": parts[0]["fa_per_hour"],
+            "last_tenth_frr": parts[-1]["frr"], "last_tenth_fa_h": parts[-1]["fa_per_hour"],
+            "mmacs_per_s": (run["cost"]["macs_per_s"] or 0) / 1e6,
+            "host_ms_per_s": run["cost"]["host_ms_per_s"],
+        })
+        rows.append(row)
+    return rows
+
+
+def _checks(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's acceptance for GhostGRU-S int8 stream-trained, carried state."""
+    def find(training: str, scorer: str) -> dict[str, Any] | None:
+        return next((r for r in rows if r["model"] == "ghost_gru_S_r2"
+                     and r["training"] == training and r["scorer"] == scorer), None)
+
+    step = find("stream", "tflm_int8")
+    if step is None:
+        return {}
+    out: dict[str, Any] = {}
+    for training in ("stream", "clip"):
+        window = find(training, "float_window_every1")
+        if window is None:
+            continue
+        better = []
+        for x in FA_PER_HOUR_POINTS:
+            a, b = step[f"frr_at_{x}fa_h"], window[f"frr_at_{x}fa_h"]
+            better.append(b is None or (a is not None and a <= b))
+        out[f"step_frr_le_window_{training}_at_1_5_20_fa_h"] = better
+        out[f"compute_ratio_vs_window_{training}"] = (
+            step["mmacs_per_s"] / window["mmacs_per_s"] if window["mmacs_per_s"] else None)
+    out["last_tenth_vs_first_tenth"] = {
+        "frr": [step["first_tenth_frr"], step["last_tenth_frr"]],
+        "fa_h": [step["first_tenth_fa_h"], step["last_tenth_fa_h"]]}
+    return out
+
+
+def suite_streaming(out: Path, quick: bool, data: Any, seeds: int | None,
+                    models: list[str] | None = None, epochs: int | None = None
+                    ) -> dict[str, Any]:
+    from benchmarks.run import _run_dir, _spec_name, _train_one, tiny_mode
+    from firmware_export.pipeline import export_run
+    from firmware_export.stream import plot_det, stream_eval
+    from ghost_keras.stream_training import StreamTrainConfig, stream_train
+
+    tiny = tiny_mode(quick)
+    minutes = 1.0 if tiny else 5.0 if quick else 60.0
+    epochs = epochs or (1 if tiny else 3 if quick else 15)
+    stream_config = (StreamTrainConfig(epochs=1, minutes_per_epoch=2, validation_minutes=1)
+                     if tiny else
+                     StreamTrainConfig(epochs=1, minutes_per_epoch=10, validation_minutes=2)
+                     if quick else StreamTrainConfig())
+    seed = 0
+    specs = [s for s in STREAMING_SPECS if not models or _spec_name(*s) in models]
+    wav, csv = _test_stream(out, data, minutes, seed)
+    rows, evals, curves = [], {}, {}
+    for arch, size, ratio in specs:
+        name = _spec_name(arch, size, ratio)
+        clip_dir = _run_dir(out, arch, size, ratio, seed)
+        if not _finished(clip_dir):
+            _train_one(out, arch, size, ratio, seed, data, epochs, 0, [3e-3, 1e-3, 3e-4])
+        variants = [("clip", clip_dir)]
+        if arch != "ds_cnn":
+            stream_dir = clip_dir.with_name(clip_dir.name + "_stream")
+            if not _finished(stream_dir):
+                print(f"stream training {name} -> {stream_dir}", flush=True)
+                stream_train(clip_dir, stream_dir, stream_config, verbose=1)
+                export_run(stream_dir)  # post-training quantization of the float model
+            variants.append(("stream", stream_dir))
+        for training, run_dir in variants:
+            window = arch == "ds_cnn"
+            result = stream_eval(run_dir, wav, csv, every=TFLM_WINDOW_EVERY if window else 1,
+                                 float_window_every=1, thresholds=STREAM_THRESHOLDS,
+                                 parts=PARTS, out_dir=out / "streaming" / f"{name}_{training}")
+            key = f"{name}_{training}"
+            evals[key] = {"run_dir": str(run_dir), "json": result.get("json"),
+                          "agreement": result["agreement"]}
+            for scorer, run in result["runs"].items():
+                curves[f"{name} {training} {scorer}"] = run["det"]
+            new = _summary_rows(name, training, result)
+            for r in new:
+                print(json.dumps(r), flush=True)
+            rows.extend(new)
+    plot = out / "streaming_det.png"
+    plot_det(curves, plot, title=f"{minutes:g}-min stream, test speakers, 10 dB SNR")
+    truth_lines = csv.read_text().splitlines()[1:]
+    keywords = sum(1 for line in truth_lines
+                   if not line.startswith(("_silence_", "_unknown_")))
+    return {"summary": rows, "checks": _checks(rows), "evals": evals,
+            "stream": {"wav": str(wav), "truth": str(csv), "minutes": minutes,
+                       "keywords": keywords, "items": len(truth_lines), "snr_db": 10.0},
+            "stream_training": stream_config.to_dict(), "epochs": epochs,
+            "thresholds": list(STREAM_THRESHOLDS), "parts": PARTS,
+            "plots": [plot.name], "cpu_count": os.cpu_count(),
+            "fa_per_hour_points": list(FA_PER_HOUR_POINTS),
+            "note": "frr_at_Xfa_h: lowest FRR over the DET thresholds with FA/h <= X; "
+                    "first/last tenth: the stream's first and last 10% by time"}
+

@@ -1,0 +1,137 @@
+"""Per-frame training on long audio (ghost_keras.stream_training, issue 9 item 3)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ghost_keras.data import LABELS_12, SILENCE, UNKNOWN
+from ghost_keras.data.long_stream import TruthItem, stream_index
+from ghost_keras.features import FrontendConfig
+from ghost_keras.stream_training import (
+    StreamTrainConfig,
+    _per_frame_twin,
+    frame_targets,
+    stream_examples,
+    stream_train,
+)
+
+YES, NO = LABELS_12.index("yes"), LABELS_12.index("no")
+SIL, UNK = LABELS_12.index(SILENCE), LABELS_12.index(UNKNOWN)
+
+
+def test_frame_targets_hold_lead_and_dont_care():
+    times = np.arange(0, 6000, 20)  # a frame every 20 ms for 6 s
+    truth = [TruthItem("yes", 1.0, 1.5), TruthItem(SILENCE, 3.0, 4.0),
+             TruthItem(UNKNOWN, 4.2, 4.6)]
+    y, w = frame_targets(truth, times, LABELS_12, hold_ms=500, lead_ms=100)
+    t = times / 1000.0
+    # while 'yes' is spoken (until 100 ms before its end): no loss
+    assert np.all(w[(t >= 1.0) & (t < 1.4)] == 0)
+    # from 100 ms before its end to 500 ms after: 'yes'
+    held = (t >= 1.4) & (t < 2.0)
+    assert np.all(y[held] == YES) and np.all(w[held] == 1)
+    assert held.sum() == 30
+    # a silence item stays silence; the unknown word gets its label after it
+    assert np.all(y[(t >= 3.0) & (t < 4.0)] == SIL)
+    assert np.all(y[(t >= 4.5) & (t < 5.1)] == UNK)
+    # everything else is silence, with loss
+    rest = ~held & ~((t >= 1.0) & (t < 1.4)) & ~((t >= 4.2) & (t < 5.1))
+    assert np.all(y[rest] == SIL) and np.all(w[rest] == 1)
+
+
+def test_a_word_inside_the_previous_hold_takes_over_from_its_start():
+    times = np.arange(0, 4000, 20)
+    truth = [TruthItem("no", 1.6, 2.0), TruthItem("yes", 1.0, 1.4)]  # any order
+    y, w = frame_targets(truth, times, LABELS_12, hold_ms=1000, lead_ms=0)
+    t = times / 1000.0
+    assert np.all(y[(t >= 1.4) & (t < 1.6)] == YES)
+    assert np.all(w[(t >= 1.6) & (t < 2.0)] == 0)  # 'no' being spoken: no loss
+    assert np.all(y[(t >= 2.0) & (t < 3.0)] == NO)
+    assert np.all(y[t >= 3.0] == SIL)
+
+
+def test_frame_targets_errors():
+    times = np.arange(0, 1000, 20)
+    with pytest.raises(ValueError, match="'maybe' is not one of the model's"):
+        frame_targets([TruthItem("maybe", 0.1, 0.5)], times, LABELS_12)
+    with pytest.raises(ValueError, match="no '_silence_'"):
+        frame_targets([], times, ["yes", "no"])
+    with pytest.raises(ValueError, match="hold_ms"):
+        StreamTrainConfig(hold_ms=0)
+
+
+def test_stream_examples_are_cut_from_the_truth_and_deterministic(exported_run: Path):
+    config = json.loads((exported_run / "config.json").read_text())
+    index = stream_index(config["train"]["split_dirs"][0], run_dir=exported_run)
+    fe = FrontendConfig.from_dict(config["frontend"])
+    cfg = StreamTrainConfig(chunk_frames=100, segment_minutes=0.5)
+    x, y, w = stream_examples(index, fe, LABELS_12, "train", 1.0, seed=3, config=cfg)
+    assert x.shape[1:] == (100, fe.feature_dim) and y.shape == w.shape == x.shape[:2]
+    # two 30-s segments of 1,499 frames, each cut at a random offset into 100-frame chunks
+    assert 2 * 13 <= len(x) <= 2 * 14
+    assert x.dtype == np.float32 and y.dtype == np.int32
+    assert set(np.unique(w)) == {0.0, 1.0}
+    keyword_frames = np.isin(y, [LABELS_12.index(k) for k in LABELS_12[2:]]).mean()
+    assert 0.1 < keyword_frames < 0.8  # words held for 1 s among gaps of 0.3-2 s
+    again = stream_examples(index, fe, LABELS_12, "train", 1.0, seed=3, config=cfg)
+    for a, b in zip((x, y, w), again):
+        np.testing.assert_array_equal(a, b)
+    other = stream_examples(index, fe, LABELS_12, "train", 1.0, seed=4, config=cfg)
+    assert not np.array_equal(other[1][: min(len(y), len(other[1]))], y[: len(other[1])])
+
+
+def test_stream_training_lowers_the_per_frame_loss_and_keeps_a_clip_model(
+        exported_run: Path, tmp_path: Path):
+    out = tmp_path / "stream_run"
+    cfg = StreamTrainConfig(epochs=2, minutes_per_epoch=4, segment_minutes=2,
+                            validation_minutes=1, chunk_frames=150, seed=0)
+    metrics = stream_train(exported_run, out, cfg, verbose=0)
+    losses = metrics["stream_val_loss"]
+    assert len(losses) == 3  # epoch 0 (the clip-trained model) and two epochs
+    # A clip-trained model read at every frame is far from per-frame targets; two short
+    # epochs of per-frame training must close part of that gap on the validation stream.
+    assert metrics["kept_epoch"] >= 1 and min(losses) < 0.9 * losses[0]
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_clips"] > 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["stream_training"]["epochs"] == 2
+    assert config["source_run"] == str(exported_run)
+    assert config["train"]["out_dir"] == str(out)
+    assert not (out / "export").exists()
+
+    # model.keras is the clip-shaped model whose head reads the last state: the per-frame twin
+    # built from it gives the same logits at a clip's last frame.
+    import tf_keras as keras
+
+    model = keras.models.load_model(out / "model.keras")
+    assert model.output_shape == (None, len(LABELS_12))
+    twin = _per_frame_twin(model, config)
+    x = np.random.default_rng(0).normal(size=(3, 49, 40)).astype(np.float32)
+    np.testing.assert_allclose(twin(x).numpy()[:, -1], model(x).numpy(), atol=1e-5)
+
+
+def test_stream_training_refuses_window_models_and_its_own_folder(exported_run: Path,
+                                                                  tmp_path: Path):
+    from ghost_keras.models import build_model
+
+    with pytest.raises(ValueError, match="out_dir must differ"):
+        stream_train(exported_run, exported_run)
+    run = tmp_path / "ds_cnn_run"
+    run.mkdir()
+    config = json.loads((exported_run / "config.json").read_text())
+    config["train"]["arch"] = "ds_cnn"
+    (run / "config.json").write_text(json.dumps(config))
+    build_model("ds_cnn", "S", (49, 40), 12).save(run / "model.keras")
+    with pytest.raises(ValueError, match="window model"):
+        stream_train(run, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_stream_train_reports_errors_cleanly(exported_run: Path, capsys):
+    from ghost_keras.cli import main
+
+    assert main(["stream-train", str(exported_run), "--out", str(exported_run)]) == 2
+    assert "out_dir must differ" in capsys.readouterr().err
