@@ -32,8 +32,9 @@ from typing import Any
 STREAMING_SPECS = [("gru", "S", 1), ("ghost_gru", "S", 2), ("ds_cnn", "S", 1)]
 #: False accepts per hour the FRR is read at.
 FA_PER_HOUR_POINTS = (1, 5, 20)
-#: Detection probabilities of the DET curves (finer at the top: 1 FA/h needs high thresholds).
-STREAM_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
+#: Detection probabilities of the DET curves: every 0.025 from 0.3 to 0.95, then 0.97-0.99
+#: (FRR at X FA/h is read off these points, so they must be dense where FA/h is 1-20).
+STREAM_THRESHOLDS = tuple(round(0.3 + 0.025 * i, 3) for i in range(27)) + (0.97, 0.98, 0.99)
 #: Window models on TFLM are re-run every this many strides (the firmware's rate).
 TFLM_WINDOW_EVERY = 5
 #: The stream is scored in this many parts by position; the first and last are compared.
@@ -136,7 +137,7 @@ def suite_streaming(out: Path, quick: bool, data: Any, seeds: int | None,
 
     tiny = tiny_mode(quick)
     minutes = 1.0 if tiny else 5.0 if quick else 60.0
-    epochs = epochs or (1 if tiny else 3 if quick else 15)
+    epochs = epochs or (1 if tiny else 3 if quick else 12)
     stream_config = (StreamTrainConfig(epochs=1, minutes_per_epoch=2, validation_minutes=1)
                      if tiny else
                      StreamTrainConfig(epochs=1, minutes_per_epoch=10, validation_minutes=2)

@@ -75,7 +75,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_firmware(args: argparse.Namespace) -> int:
     from firmware_export.pipeline import write_run_firmware
 
-    folder = write_run_firmware(args.run_dir, args.out, array_name=args.array_name)
+    recognizer = {"detection_probability": args.probability} if args.probability else None
+    folder = write_run_firmware(args.run_dir, args.out, array_name=args.array_name,
+                                recognizer=recognizer)
     print(f"firmware folder {folder.path}:")
     for f in folder.files:
         print(f"  {f.name:28s} {f.size_bytes:>9,} B")
@@ -217,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--out", required=True, help="firmware folder to write")
     p.add_argument("--array-name", default="g_kws_model", help="C name of the model array")
+    p.add_argument("--probability", type=float,
+                   help="the recognizer's detection threshold (default 0.8); pick the operating "
+                        "point from `ghost-kws stream-eval`'s DET curve")
     p.set_defaults(func=_cmd_firmware)
 
     from ghost_keras.demo import DEMO_EPOCHS, DEMO_QAT_EPOCHS

@@ -248,6 +248,39 @@ def test_state_has_the_fixed_int8_grid():
     assert cell.min() >= -4 and cell.max() <= 4 * 127 / 128
 
 
+@pytest.mark.parametrize("arch", ["gru", "ghost_gru", "ghost_lstm"])
+def test_ranges_feeding_sigmoid_and_tanh_are_capped(arch):
+    """Large inputs (like unnormalised microfrontend features) would calibrate the gate
+    pre-activations to +-60; past +-8 LOGISTIC/TANH are saturated in int8, so the ranges stop
+    there, in calibration and while fine-tuning, and nothing else is capped."""
+    from ghost_keras.quantization.cells import RANGE_CAPS
+
+    keras.utils.set_random_seed(4)
+    model = build_model(arch, "S", input_shape=(FRAMES, FEATURES), num_labels=5)
+    big = 40.0 * X
+    qat = quantize_model(model, calibration_data=[big])
+
+    def ranges():
+        cell = qat.get_layer("rnn").cell
+        return {n: (float(v["min_var"]), float(v["max_var"]))
+                for n, _, v in cell.activation_quantizers()}
+
+    calibrated = ranges()
+    assert "gate_add" in calibrated and "x_fc" in calibrated
+    for name, (lo, hi) in calibrated.items():
+        if name in RANGE_CAPS:
+            assert -RANGE_CAPS[name] <= lo <= 0 <= hi <= RANGE_CAPS[name], name
+    assert calibrated["gate_add"] == (-8.0, 8.0)  # the raw range was far wider
+    assert calibrated["x_fc"] == (-24.0, 24.0)
+    # Fine-tuning moves the ranges (moving averages of the batches) but never past the caps.
+    qat.compile(keras.optimizers.Adam(1e-4),
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    qat.fit(big, np.arange(len(X)) % 5, epochs=3, verbose=0)
+    for name, (lo, hi) in ranges().items():
+        if name in RANGE_CAPS:
+            assert -RANGE_CAPS[name] <= lo and hi <= RANGE_CAPS[name], name
+
+
 def test_unquantizable_layers_are_named():
     def seq(*layers):
         return keras.Sequential([keras.Input((FRAMES, FEATURES)), *layers, keras.layers.Dense(3)])

@@ -76,6 +76,13 @@ def test_export_and_firmware_from_the_run(tiny_run, tmp_path):
             "kws_main.cc"} <= names
     again = write_run_firmware(result.run_dir, tmp_path / "fw")
     assert [f.sha256 for f in again.files] == [f.sha256 for f in folder.files]
+    # The operating point picked from a DET curve goes into the firmware's settings.
+    assert cli_main(["firmware", str(result.run_dir), "--out", str(tmp_path / "fw6"),
+                     "--probability", "0.6"]) == 0
+    header = (tmp_path / "fw6" / "model_settings.h").read_text()
+    default = (tmp_path / "fw" / "model_settings.h").read_text()
+    assert "#define KWS_DETECTION_THRESHOLD 154" in header  # round(0.6 * 256)
+    assert "#define KWS_DETECTION_THRESHOLD 205" in default  # round(0.8 * 256)
 
 
 def test_cli_reports_missing_run_clearly(tmp_path, capsys):

@@ -70,9 +70,48 @@ SIGMOID_MIN, SIGMOID_MAX = 0.0, 255.0 / 256.0
 #: Default range of the LSTM cell state: [-4, 4 * 127/128], scale 1/32.
 DEFAULT_CELL_STATE_RANGE = 4.0
 
+#: Range cap of a tensor that feeds only LOGISTIC or TANH. Their int8 outputs are saturated
+#: well before +-8 (sigmoid(6.3) and tanh(3.1) already round to the top code), so a wider
+#: range only coarsens the steps where the curve is steep. Calibration on microfrontend
+#: features gave GRU-S gate pre-activations ranges of +-60 (step 0.47).
+PREACTIVATION_LIMIT = 8.0
+#: Range cap of a FULLY_CONNECTED output that feeds only such a pre-activation (through ADD,
+#: or MUL by a gate in [0, 1] then ADD): past +-24 the sum saturates unless the other operand
+#: exceeds +-16 (measured recurrent FC ranges: +-13).
+GATE_INPUT_LIMIT = 24.0
+#: The capped activation quantizers, by the cells' tensor names.
+RANGE_CAPS = {
+    "gate_add": PREACTIVATION_LIMIT, "candidate_add": PREACTIVATION_LIMIT,
+    "ghost_fc": PREACTIVATION_LIMIT, "ghost_out": PREACTIVATION_LIMIT,
+    "x_fc": GATE_INPUT_LIMIT, "h_fc": GATE_INPUT_LIMIT, "hc_fc": GATE_INPUT_LIMIT,
+    "gc_fc": GATE_INPUT_LIMIT,
+}
+
 _SIGMOID_NAMES = ("sigmoid",)
 _TANH_NAMES = ("tanh",)
 _LINEAR_NAMES = ("linear",)
+
+
+class CappedMovingAverageQuantizer(_quantizers.MovingAverageQuantizer):
+    """tfmot's ``MovingAverageQuantizer`` whose learned range never exceeds ``[-limit, limit]``.
+
+    In training the moving averages see the tensor clipped to the cap (the fake-quant output
+    is the same: fake quantization clamps to its range anyway); at inference the graph is
+    tfmot's, a FakeQuant with the learned range, which the converter turns into the int8
+    tensor's scale. :func:`ghost_keras.quantization.calibrate` applies the cap too.
+    """
+
+    def __init__(self, limit: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.limit = float(limit)
+
+    def __call__(self, inputs, training, weights, **kwargs):
+        if training is True:
+            inputs = tf.clip_by_value(inputs, -self.limit, self.limit)
+        return super().__call__(inputs, training, weights, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "limit": self.limit}
 
 
 def _activation_name(fn: Any) -> str:
@@ -127,9 +166,9 @@ class _QuantizedCellMixin:
         self._weight_quantizers[name] = (quantizer, variables, source)
 
     def _add_activation_quantizer(self, name: str) -> None:
-        quantizer = _quantizers.MovingAverageQuantizer(
-            num_bits=8, per_axis=False, symmetric=False, narrow_range=False
-        )
+        options = {"num_bits": 8, "per_axis": False, "symmetric": False, "narrow_range": False}
+        quantizer = (CappedMovingAverageQuantizer(RANGE_CAPS[name], **options)
+                     if name in RANGE_CAPS else _quantizers.MovingAverageQuantizer(**options))
         self._activation_quantizers[name] = (quantizer, quantizer.build(None, name, self))
 
     def _w(self, name: str, weight: tf.Tensor, training: bool) -> tf.Tensor:

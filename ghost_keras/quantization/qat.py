@@ -263,18 +263,22 @@ class _RangeRecorder:
 
     def __init__(self, record_activations: bool) -> None:
         self.record_activations = record_activations
-        self.batch: dict[int, list] = {}   # id(min_var) -> [min_var, max_var, lo, hi]
+        self.batch: dict[int, list] = {}   # id(min_var) -> [min_var, max_var, kind, lo, hi]
         self.batches: dict[int, list] = {}  # id(min_var) -> [min_var, max_var, kind, [(lo, hi)]]
+        self.limits: dict[int, float] = {}  # id(min_var) -> range cap (capped quantizers)
 
     def end_batch(self) -> None:
         for key, (min_var, max_var, kind, lo, hi) in self.batch.items():
             self.batches.setdefault(key, [min_var, max_var, kind, []])[3].append((lo, hi))
         self.batch = {}
 
-    def _record(self, kind: str, inputs: tf.Tensor, weights: dict) -> None:
+    def _record(self, kind: str, inputs: tf.Tensor, weights: dict,
+                limit: float | None = None) -> None:
         lo = float(tf.reduce_min(inputs))
         hi = float(tf.reduce_max(inputs))
         key = id(weights["min_var"])
+        if limit is not None:
+            self.limits[key] = limit
         entry = self.batch.get(key)
         if entry is None:
             self.batch[key] = [weights["min_var"], weights["max_var"], kind, lo, hi]
@@ -283,12 +287,15 @@ class _RangeRecorder:
 
     def apply(self) -> int:
         """Writes the recorded ranges into the quantizer variables; returns how many."""
-        for min_var, max_var, kind, ranges in self.batches.values():
+        for key, (min_var, max_var, kind, ranges) in self.batches.items():
             los, his = np.array([r[0] for r in ranges]), np.array([r[1] for r in ranges])
             if kind == "all_values":  # the range of everything seen
                 lo, hi = los.min(), his.max()
             else:  # a moving average of per-batch ranges: their mean
                 lo, hi = los.mean(), his.mean()
+            limit = self.limits.get(key)
+            if limit is not None:
+                lo, hi = max(lo, -limit), min(hi, limit)
             min_var.assign(min(float(lo), 0.0))
             max_var.assign(max(float(hi), 0.0))
         return len(self.batches)
@@ -311,7 +318,7 @@ class _RangeRecorder:
 
         def moving_average(self, inputs, training, weights, **kwargs):
             if recorder.record_activations:
-                recorder._record("moving_average", inputs, weights)
+                recorder._record("moving_average", inputs, weights, getattr(self, "limit", None))
             return inputs
 
         def all_values(self, inputs, training, weights, **kwargs):

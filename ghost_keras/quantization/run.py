@@ -12,7 +12,7 @@ import numpy as np
 import tf_keras as keras
 
 from ghost_keras.fileio import atomic_write_json
-from ghost_keras.quantization.qat import calibrate, fine_tune, quantize_model, quantize_scope
+from ghost_keras.quantization.qat import fine_tune, quantize_model, quantize_scope
 
 QAT_DIR = "qat"
 QAT_MODEL_FILE = "model.h5"
@@ -33,11 +33,10 @@ def qat_run(run_dir: str | Path, epochs: int = 5, learning_rate: float = 1e-4,
             verbose: int = 2) -> float:
     """Fine-tunes a run's float model with QAT on the run's own data; returns test accuracy.
 
-    The run's training data and augmentation are used again. The model kept is the best on
-    validation among the calibrated QAT model before any fine-tuning (epoch 0, what
-    post-training quantization gives) and every fine-tuning epoch, so fine-tuning can only
-    replace the starting point when validation says it is better. The QAT model is saved
-    atomically (written beside, then renamed).
+    The run's training data and augmentation are used again; the best fine-tuning epoch on
+    validation is kept (always at least one epoch: measured here, the calibrated model before
+    any fine-tuning matched TFLM on only 96-98% of clips, a fine-tuned one on 99-99.5%). The
+    QAT model is saved atomically (written beside, then renamed).
     """
     from ghost_keras.training import load_run, run_datasets
 
@@ -47,22 +46,15 @@ def qat_run(run_dir: str | Path, epochs: int = 5, learning_rate: float = 1e-4,
                                batch_size=int(run_config["train"]["batch_size"]))
     keras.utils.set_random_seed(int(run_config["train"]["seed"]))
     qat = quantize_model(model)
-    calibrate(qat, datasets["train"])
-    qat.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"])
-    start = float(qat.evaluate(datasets["validation"], verbose=0, return_dict=True)["accuracy"])
     out = qat_model_path(run_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(".partial." + out.name)
-    qat.save(partial)
-    checkpoint = keras.callbacks.ModelCheckpoint(str(partial), monitor="val_accuracy",
-                                                 save_best_only=True,
-                                                 initial_value_threshold=start)
-    history = fine_tune(qat, datasets["train"], datasets["validation"], epochs=epochs,
-                        lr=learning_rate, calibration_steps=0, verbose=verbose,
-                        callbacks=[checkpoint])
-    val = [start] + [float(v) for v in history.history.get("val_accuracy", [])]
-    kept_epoch = int(np.argmax(val))  # first best: ModelCheckpoint keeps strict improvements
+    history = fine_tune(
+        qat, datasets["train"], datasets["validation"], epochs=epochs, lr=learning_rate,
+        verbose=verbose,
+        callbacks=[keras.callbacks.ModelCheckpoint(str(partial), monitor="val_accuracy",
+                                                   save_best_only=True)])
+    val = [float(v) for v in history.history["val_accuracy"]]
     qat = load_qat_model(partial)
     partial.replace(out)
     x_test, y_test = datasets.as_numpy("test")
@@ -70,5 +62,5 @@ def qat_run(run_dir: str | Path, epochs: int = 5, learning_rate: float = 1e-4,
     accuracy = float(np.mean(predictions == y_test))
     atomic_write_json(out.parent / "metrics.json", {
         "test_accuracy": accuracy, "epochs": epochs, "learning_rate": learning_rate,
-        "validation_accuracy_by_epoch": val, "kept_epoch": kept_epoch})
+        "validation_accuracy_by_epoch": val, "kept_epoch": 1 + int(np.argmax(val))})
     return accuracy
