@@ -198,9 +198,9 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
             raise SystemExit(f"unknown models {sorted(unknown)}; choose from {sorted(known)}")
         specs = [known[m] for m in models]
     epochs = epochs or (1 if tiny_mode(quick) else 3 if quick else 12)
-    # QAT epochs at lr 1e-4. Measured (issue 4 note): 5 instead of 2 helped GhostGRU-S but
-    # cost GRU-S ~1 point, so 2 stays until a QAT schedule holds on both.
-    qat_epochs = 1 if quick else 2
+    from ghost_keras.quantization.run import DEFAULT_QAT_EPOCHS
+
+    qat_epochs = 1 if quick else DEFAULT_QAT_EPOCHS  # at DEFAULT_QAT_LEARNING_RATE
     rates = [3e-3, 1e-3, 3e-4]
     n_seeds = seeds or (1 if quick else 3)
     runs = []

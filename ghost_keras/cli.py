@@ -187,10 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-clips", type=int, default=200)
     p.set_defaults(func=_cmd_export)
 
+    from ghost_keras.quantization.run import DEFAULT_QAT_EPOCHS, DEFAULT_QAT_LEARNING_RATE
+
     p = sub.add_parser("qat", help="quantization-aware fine-tuning of a run (-> RUN_DIR/qat)")
     p.add_argument("run_dir")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--epochs", type=int, default=DEFAULT_QAT_EPOCHS)
+    p.add_argument("--lr", type=float, default=DEFAULT_QAT_LEARNING_RATE)
     p.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
     p.set_defaults(func=_cmd_qat)
 

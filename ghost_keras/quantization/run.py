@@ -14,6 +14,13 @@ import tf_keras as keras
 from ghost_keras.fileio import atomic_write_json
 from ghost_keras.quantization.qat import fine_tune, quantize_model, quantize_scope
 
+#: QAT fine-tuning defaults. Measured on the real-speech benchmark runs (issue 4 note): with
+#: the range caps of :mod:`ghost_keras.quantization.cells` the calibrated model is already
+#: within 0.4 points of float; fine-tuning at 1e-4 then moved GRU-S 0.8-1.1 points below float
+#: on 2 of 3 seeds while its validation accuracy rose, at 1e-5 it stayed within +0.3/-0.5.
+DEFAULT_QAT_EPOCHS = 2
+DEFAULT_QAT_LEARNING_RATE = 1e-5
+
 QAT_DIR = "qat"
 QAT_MODEL_FILE = "model.h5"
 
@@ -29,7 +36,8 @@ def load_qat_model(path: str | Path) -> keras.Model:
         return keras.models.load_model(path)
 
 
-def qat_run(run_dir: str | Path, epochs: int = 5, learning_rate: float = 1e-4,
+def qat_run(run_dir: str | Path, epochs: int = DEFAULT_QAT_EPOCHS,
+            learning_rate: float = DEFAULT_QAT_LEARNING_RATE,
             verbose: int = 2) -> float:
     """Fine-tunes a run's float model with QAT on the run's own data; returns test accuracy.
 
