@@ -84,7 +84,8 @@ DESCRIPTIONS = {
         "every K strides (the windowed baseline). `frr_at_Xfa_h`: the lowest false-rejection "
         "rate over the DET thresholds with at most X false accepts per hour (`-`: no threshold "
         "got that low); `*_p08`: at the firmware's threshold; `first/last_tenth`: the first "
-        "and last 10% of the stream (drift of the carried state); `mmacs_per_s`: model MACs per "
+        "and last 10% of the stream (drift of the carried state) at `drift_probability`, the "
+        "threshold of the 20 FA/h point; `mmacs_per_s`: model MACs per "
         "second of audio; `host_ms_per_s`: host time per second of audio (TFLM reference "
         "kernels for `tflm_int8`, Keras for the float runs: relative figures)."),
     "train_speed": (
@@ -110,7 +111,8 @@ COLUMNS = {
                    "pearson_mean_best_abs_r", "intrinsic_redundant_share"],
     "train_speed": ["layer", "step_ms", "vs_GRU_same_width"],
     "streaming": ["model", "training", "scorer", "frr_at_1fa_h", "frr_at_5fa_h",
-                  "frr_at_20fa_h", "frr_p08", "fa_h_p08", "first_tenth_frr", "first_tenth_fa_h",
+                  "frr_at_20fa_h", "frr_p08", "fa_h_p08", "drift_probability", "first_tenth_frr",
+                  "first_tenth_fa_h",
                   "last_tenth_frr", "last_tenth_fa_h", "mmacs_per_s", "host_ms_per_s"],
 }
 

@@ -630,8 +630,8 @@ def argmax_agreement(a: ScoreRun, b: ScoreRun) -> dict[str, Any]:
 def _det_points(scores: np.ndarray, times_ms: Sequence[int], items: list[TruthItem],
                 thresholds: Sequence[float], labels: Sequence[str],
                 settings: dict[str, Any] | None, tolerance_ms: int, duration_s: float | None,
-                period_ms: int | None, score_scale: float, score_zero_point: int
-                ) -> tuple[list[dict[str, Any]], dict[float, list[Detection]]]:
+                period_ms: int | None, score_scale: float, score_zero_point: int,
+                parts: int = 1) -> tuple[list[dict[str, Any]], dict[float, list[Detection]]]:
     base = {k: v for k, v in (settings or {}).items()
             if k not in ("detection_probability", "detection_threshold")}
     curve, found = [], {}
@@ -640,12 +640,16 @@ def _det_points(scores: np.ndarray, times_ms: Sequence[int], items: list[TruthIt
                       period_ms=period_ms, score_scale=score_scale,
                       score_zero_point=score_zero_point)
         found[float(p)] = dets
-        m = match(dets, items, tolerance_ms=tolerance_ms, duration_s=duration_s, parts=1)
-        curve.append({"probability": float(p),
-                      "threshold": probability_to_threshold(float(p), score_scale,
-                                                            score_zero_point, "int8"),
-                      **{k: m[k] for k in ("frr", "fa_per_hour", "hits", "misses",
-                                           "wrong_label", "false_accepts", "targets")}})
+        m = match(dets, items, tolerance_ms=tolerance_ms, duration_s=duration_s, parts=parts)
+        point = {"probability": float(p),
+                 "threshold": probability_to_threshold(float(p), score_scale,
+                                                       score_zero_point, "int8"),
+                 **{k: m[k] for k in ("frr", "fa_per_hour", "hits", "misses",
+                                      "wrong_label", "false_accepts", "targets")}}
+        if parts > 1:  # drift at every threshold, not only at the firmware's
+            point["by_part"] = [{k: b[k] for k in ("frr", "fa_per_hour", "targets",
+                                                   "false_accepts")} for b in m["by_part"]]
+        curve.append(point)
     return curve, found
 
 
@@ -769,7 +773,7 @@ def stream_eval(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarray,
         period = fe.stride_ms * run.every
         curve, found = _det_points(run.scores, run.times_ms, items, thresholds or (), labels,
                                    settings, tolerance_ms, audio_seconds, period,
-                                   run.score_scale, run.score_zero_point)
+                                   run.score_scale, run.score_zero_point, parts)
         if probability in found:  # the curve already ran the recognizer at this threshold
             dets = found[probability]
         else:

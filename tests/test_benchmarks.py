@@ -44,7 +44,8 @@ REDUNDANCY_COLUMNS = ["model", "units", "intrinsic_units", "clips", "samples", "
                       "pearson_mean_best_abs_r", "intrinsic_redundant_share"]
 TRAIN_SPEED_COLUMNS = ["layer", "step_ms", "vs_GRU_same_width"]
 STREAMING_COLUMNS = ["model", "training", "scorer", "frr_at_1fa_h", "frr_at_5fa_h",
-                     "frr_at_20fa_h", "frr_p08", "fa_h_p08", "first_tenth_frr",
+                     "frr_at_20fa_h", "frr_p08", "fa_h_p08", "drift_probability",
+                     "first_tenth_frr",
                      "first_tenth_fa_h", "last_tenth_frr", "last_tenth_fa_h", "mmacs_per_s",
                      "host_ms_per_s"]
 
