@@ -154,7 +154,8 @@ def suite_streaming(out: Path, quick: bool, data: Any, seeds: int | None,
     tiny = tiny_mode(quick)
     minutes = 1.0 if tiny else 5.0 if quick else 60.0
     epochs = epochs or (1 if tiny else 3 if quick else 12)
-    stream_config = (StreamTrainConfig(epochs=1, minutes_per_epoch=2, validation_minutes=1)
+    stream_config = (StreamTrainConfig(epochs=1, minutes_per_epoch=2, validation_minutes=1,
+                                       chunk_frames=250)
                      if tiny else
                      StreamTrainConfig(epochs=1, minutes_per_epoch=10, validation_minutes=2)
                      if quick else StreamTrainConfig())
@@ -165,8 +166,10 @@ def suite_streaming(out: Path, quick: bool, data: Any, seeds: int | None,
     for arch, size, ratio in specs:
         name = _spec_name(arch, size, ratio)
         clip_dir = _run_dir(out, arch, size, ratio, seed)
-        if not _finished(clip_dir):
+        if not (clip_dir / "model.keras").is_file():
             _train_one(out, arch, size, ratio, seed, data, epochs, 0, [3e-3, 1e-3, 3e-4])
+        elif not _finished(clip_dir):  # trained (e.g. by the paper suite), export pending
+            export_run(clip_dir)
         variants = [("clip", clip_dir)]
         if arch != "ds_cnn":
             stream_dir = clip_dir.with_name(clip_dir.name + "_stream")

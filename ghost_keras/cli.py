@@ -201,11 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a clip-trained recurrent run (kept unchanged)")
     p.add_argument("--out", required=True, help="the new run folder")
     # Defaults (None here) are StreamTrainConfig's.
-    p.add_argument("--epochs", type=int, help="default 6")
+    p.add_argument("--epochs", type=int, help="default 12")
     p.add_argument("--minutes-per-epoch", type=float, help="new training audio per epoch "
                    "(default 120)")
-    p.add_argument("--chunk-frames", type=int, help="frames per training sequence (250)")
-    p.add_argument("--batch-size", type=int, help="sequences per batch (16)")
+    p.add_argument("--chunk-frames", type=int, help="frames per training sequence (750)")
+    p.add_argument("--batch-size", type=int, help="sequences per batch (8)")
     p.add_argument("--lr", dest="learning_rates", type=float, nargs="+",
                    help="piecewise-constant Adam rates (1e-3 3e-4 1e-4)")
     p.add_argument("--snr-db", type=float, nargs=2, help="SNR range per segment (5 25)")
