@@ -328,14 +328,17 @@ def _model_order(model: str) -> tuple[int, str]:
 
 
 def find_runs(out: Path) -> list[FoundRun]:
-    """Finished runs (``model.keras`` + ``config.json``) under ``<out>/runs/``, in the paper
-    suite's model order, then by seed."""
+    """Finished clip-trained runs (``model.keras`` + ``config.json``) under ``<out>/runs/``, in
+    the paper suite's model order, then by seed."""
     found = []
     for config_path in sorted((out / "runs").glob("*/config.json")):
         run_dir = config_path.parent
         if not (run_dir / "model.keras").is_file():
             continue  # still training (or failed)
-        train = json.loads(config_path.read_text())["train"]
+        config = json.loads(config_path.read_text())
+        if "stream_training" in config:
+            continue  # the streaming suite's fine-tuned copy of a paper run
+        train = config["train"]
         arch, size, ratio = train["arch"], train["size"], int(train.get("ratio", 1))
         ratio = ratio if arch.startswith("ghost") else 1
         found.append(FoundRun(run_dir, _spec_name(arch, size, ratio), arch, size, ratio,

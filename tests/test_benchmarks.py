@@ -221,6 +221,10 @@ def test_streaming_scores_every_model_and_scorer_on_one_stream(bench):
         config = json.loads((stream_run / "config.json").read_text())
         assert config["source_run"] == str(out / "runs" / f"{model}_seed0")
         assert (stream_run / "export" / "model_int8.tflite").is_file()
+    # deploy and redundancy read clip-trained runs only: a stream-trained copy is not a seed
+    found = bench_run.find_runs(out)
+    assert {r.model for r in found} == {"gru_S", "ghost_gru_S_r2", "ds_cnn_S"}
+    assert not any(r.path.name.endswith("_stream") for r in found)
     checks = result["checks"]
     assert checks["compute_ratio_vs_window_clip"] < 1 / 40
     assert len(checks["step_frr_le_window_stream_at_1_5_20_fa_h"]) == 3
