@@ -83,8 +83,18 @@ class DataChoice:
 
 
 def data_choice(name: str) -> DataChoice:
+    """``real`` (the recordings in ``../shared/data``), ``synthetic`` (eSpeak NG), or the path
+    of a Speech Commands download (v0.01/v0.02 layout, its own validation/testing lists: the
+    paper's setting)."""
     if name == "synthetic":
         return DataChoice("synthetic (eSpeak NG)", [], [], [0.8, 0.1, 0.1])
+    if name != "real":
+        folder = Path(name).expanduser()
+        if not folder.is_dir():
+            raise SystemExit(f"--data {name}: no such folder; give 'real', 'synthetic' or the "
+                             "folder of a Speech Commands download")
+        return DataChoice(f"Speech Commands at {folder} (its own validation/testing lists)",
+                          [str(folder)], [], [0.8, 0.1, 0.1])
     mini = SHARED_DATA / "mini_speech_commands_flac"
     test12 = SHARED_DATA / "speech_commands_v2_test12_dev"
     for folder in (mini, test12):
@@ -536,7 +546,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suites", nargs="+", choices=sorted(SUITES))
     parser.add_argument("--quick", action="store_true", help="tiny settings (CI-style check)")
-    parser.add_argument("--data", default="real", choices=["real", "synthetic"])
+    parser.add_argument("--data", default="real",
+                        help="real (../shared/data), synthetic, or a Speech Commands folder")
     parser.add_argument("--seeds", type=int, help="seeds for GRU/GhostGRU at S (default 3, quick 1; other models: 1)")
     parser.add_argument("--models", nargs="*", help="paper, deploy, redundancy: only these (e.g. gru_S ghost_gru_S_r2)")
     parser.add_argument("--epochs", type=int, help="paper, streaming: training epochs (default 12, quick 3, tiny 1)")

@@ -286,6 +286,15 @@ def test_report_regenerates_and_drops_stale_plots(bench, tmp_path):
 # -- without the heavy run -------------------------------------------------------------------
 
 
+def test_data_may_be_a_speech_commands_download(tmp_path):
+    choice = bench_run.data_choice(str(tmp_path))
+    assert choice.data_dirs == [str(tmp_path)] and choice.split_dirs == []
+    assert "its own validation/testing lists" in choice.name
+    with pytest.raises(SystemExit, match="no such folder"):
+        bench_run.data_choice(str(tmp_path / "missing"))
+    assert bench_run.data_choice("synthetic").data_dirs == []
+
+
 def test_report_orders_columns_of_sorted_json_and_formats_values(tmp_path):
     results = tmp_path / "r"
     results.mkdir()
