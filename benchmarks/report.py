@@ -48,7 +48,9 @@ DESCRIPTIONS = {
         "convention); `macs_per_frame`: one streaming step plus the head. Accuracies: mean ± "
         "standard deviation over seeds, in %. `published`: the figures of Hello Edge and the "
         "GhostRNN paper, on Speech Commands v1 with 10 MFCC and their own training, so they "
-        "are context, not a like-for-like target."),
+        "are context, not a like-for-like target. With `--resume`, runs whose float training "
+        "config was unchanged kept their float model (`float_training_reused`; their "
+        "`wall_seconds` then covers quantization, QAT and export only)."),
     "deploy": (
         "Per model (its lowest seed; every seed has the same graph): the `.tflite` file against "
         "the int8 weight bytes the profile counts (weights 1 B, biases 4 B), the smallest "
@@ -119,7 +121,7 @@ COLUMNS = {
 #: Columns of the paper suite's per-run table (those a result has).
 PAPER_RUN_COLUMNS = ["model", "seed", "float_accuracy", "ptq_tflm_accuracy", "ptq_agreement",
                      "qat_accuracy", "int8_tflm_accuracy", "qat_agreement", "int8_source",
-                     "invoke_us", "epoch_seconds", "wall_seconds"]
+                     "invoke_us", "epoch_seconds", "float_training_reused", "wall_seconds"]
 
 #: Keys of a result that are bookkeeping or big tables, not settings to list.
 _NOT_SETTINGS = {"summary", "runs", "models", "details", "plots", "suite", "quick", "tiny",
