@@ -19,7 +19,9 @@ the 20 FA/h operating point (drift of the carried state), and MACs and host time
 audio. The DET curves of all scorers go into one PNG.
 
 Clip-trained runs are reused from ``<out>/runs/`` when the ``paper`` suite (same ``--out``,
-same ``--epochs``) has made them; missing ones are trained here the same way.
+same ``--epochs``) has made them; missing ones are trained here the same way. A
+stream-trained run (``<clip run>_stream``) is reused when it was made with the same
+``StreamTrainConfig``.
 """
 
 from __future__ import annotations
@@ -90,6 +92,14 @@ def _test_stream(out: Path, data: Any, minutes: float, seed: int) -> tuple[Path,
 def _finished(run_dir: Path) -> bool:
     return ((run_dir / "model.keras").is_file()
             and (run_dir / "export" / "export.json").is_file())
+
+
+def _stream_config(run_dir: Path) -> dict[str, Any] | None:
+    """The ``stream_training`` settings a stream-trained run was made with (None: none)."""
+    try:
+        return json.loads((run_dir / "config.json").read_text()).get("stream_training")
+    except (OSError, ValueError):
+        return None
 
 
 def _summary_rows(name: str, training: str, result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -173,7 +183,8 @@ def suite_streaming(out: Path, quick: bool, data: Any, seeds: int | None,
         variants = [("clip", clip_dir)]
         if arch != "ds_cnn":
             stream_dir = clip_dir.with_name(clip_dir.name + "_stream")
-            if not _finished(stream_dir):
+            same = _stream_config(stream_dir) == stream_config.to_dict()
+            if not (same and _finished(stream_dir)):
                 print(f"stream training {name} -> {stream_dir}", flush=True)
                 stream_train(clip_dir, stream_dir, stream_config, verbose=1)
                 export_run(stream_dir)  # post-training quantization of the float model
