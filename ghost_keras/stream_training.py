@@ -205,8 +205,9 @@ def stream_train(run_dir: str | Path, out_dir: str | Path,
     """
     from ghost_keras.profile import profile_model
     from ghost_keras.streaming import is_streamable
-    from ghost_keras.training import (CONFIG_FILE, MODEL_FILE, TrainConfig, load_index,
-                                      load_run, run_datasets)
+    from ghost_keras.training import (CONFIG_FILE, MODEL_FILE, TrainConfig,
+                                      learning_rate_schedule, load_index, load_run,
+                                      run_datasets)
 
     config = config or StreamTrainConfig()
     run_dir, out_dir = Path(run_dir), Path(out_dir)
@@ -243,12 +244,8 @@ def stream_train(run_dir: str | Path, out_dir: str | Path,
                                   config.seed * 1000 + epoch, config)
         if steps_per_epoch is None:  # the schedule needs the step count: set on first data
             steps_per_epoch = math.ceil(len(x) / config.batch_size)
-            rates = config.learning_rates
-            total = config.epochs * steps_per_epoch
-            schedule = (rates[0] if len(rates) == 1 else
-                        keras.optimizers.schedules.PiecewiseConstantDecay(
-                            [int(total * (i + 1) / len(rates)) for i in range(len(rates) - 1)],
-                            rates))
+            schedule = learning_rate_schedule(config.learning_rates,
+                                              config.epochs * steps_per_epoch)
             twin.compile(optimizer=keras.optimizers.Adam(schedule),
                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                          weighted_metrics=["accuracy"])

@@ -139,14 +139,16 @@ def _strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def learning_rate_schedule(rates: list[float], total_steps: int) -> Any:
+    """Piecewise-constant learning rates, each for an equal share of ``total_steps``."""
+    if len(rates) == 1:
+        return rates[0]
+    boundaries = [int(total_steps * (i + 1) / len(rates)) for i in range(len(rates) - 1)]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, list(rates))
+
+
 def _schedule(config: TrainConfig, steps_per_epoch: int) -> Any:
-    """Piecewise-constant learning rates, each for an equal share of the training steps."""
-    if len(config.learning_rates) == 1:
-        return config.learning_rates[0]
-    total = config.epochs * max(steps_per_epoch, 1)
-    rates = config.learning_rates
-    boundaries = [int(total * (i + 1) / len(rates)) for i in range(len(rates) - 1)]
-    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, rates)
+    return learning_rate_schedule(config.learning_rates, config.epochs * max(steps_per_epoch, 1))
 
 
 @dataclass
