@@ -131,6 +131,8 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 PAPER_FULL = [(a, s, r) for s in "SML" for a, r in (("gru", 1), ("ghost_gru", 2), ("ghost_gru", 4))]
 PAPER_FULL += [("lstm", "S", 1), ("ghost_lstm", "S", 2), ("ds_cnn", "S", 1)]
 PAPER_QUICK = [("gru", "S", 1), ("ghost_gru", "S", 2)]
+#: The training schedule of every benchmark run (piecewise over the epochs).
+LEARNING_RATES = [3e-3, 1e-3, 3e-4]
 
 
 def _run_dir(out: Path, arch: str, size: str, ratio: int, seed: int) -> Path:
@@ -211,7 +213,7 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     from ghost_keras.quantization.run import DEFAULT_QAT_EPOCHS
 
     qat_epochs = 1 if quick else DEFAULT_QAT_EPOCHS  # at DEFAULT_QAT_LEARNING_RATE
-    rates = [3e-3, 1e-3, 3e-4]
+    rates = LEARNING_RATES
     n_seeds = seeds or (1 if quick else 3)
     runs = []
     for arch, size, ratio in specs:

@@ -156,7 +156,7 @@ def _checks(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def suite_streaming(out: Path, quick: bool, data: Any, seeds: int | None,
                     models: list[str] | None = None, epochs: int | None = None
                     ) -> dict[str, Any]:
-    from benchmarks.run import _run_dir, _spec_name, _train_one, tiny_mode
+    from benchmarks.run import LEARNING_RATES, _run_dir, _spec_name, _train_one, tiny_mode
     from firmware_export.pipeline import export_run
     from firmware_export.stream import plot_det, stream_eval
     from ghost_keras.stream_training import StreamTrainConfig, stream_train
@@ -177,7 +177,7 @@ def suite_streaming(out: Path, quick: bool, data: Any, seeds: int | None,
         name = _spec_name(arch, size, ratio)
         clip_dir = _run_dir(out, arch, size, ratio, seed)
         if not (clip_dir / "model.keras").is_file():
-            _train_one(out, arch, size, ratio, seed, data, epochs, 0, [3e-3, 1e-3, 3e-4])
+            _train_one(out, arch, size, ratio, seed, data, epochs, 0, LEARNING_RATES)
         elif not _finished(clip_dir):  # trained (e.g. by the paper suite), export pending
             export_run(clip_dir)
         variants = [("clip", clip_dir)]
