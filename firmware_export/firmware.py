@@ -39,6 +39,7 @@ ARENA_MARGIN = 0.10
 
 # Template files copied as they are; the front-end implementation is picked by kind.
 _COMMON_TEMPLATES = (
+    "Makefile",
     "kws_main.h",
     "kws_main.cc",
     "kws_frontend.h",
@@ -49,7 +50,7 @@ _FRONTEND_TEMPLATES = {
     "microfrontend": "frontend_microfrontend.cc",
     "cmsis_mfcc_q15": "frontend_cmsis_mfcc.cc",
 }
-MFCC_TABLE_PREFIX = "kws_"
+TABLE_PREFIX = "kws_"
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,22 @@ def template_text(name: str) -> str:
     return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
 
 
-def mfcc_table_spec(frontend: Mapping[str, Any]) -> dict[str, tuple[type, int | None]]:
-    """Tables ``frontend_cmsis_mfcc.cc`` needs for ``arm_mfcc_init_q15``: name -> (dtype, length
-    or None when it depends on the filters)."""
+def frontend_table_spec(frontend: Mapping[str, Any]) -> dict[str, tuple[type, int | None]]:
+    """Tables the front-end file needs: name -> (dtype, length or None when it depends on the
+    filters). MFCC: ``arm_mfcc_init_q15``'s arguments; microfrontend: the window and filterbank
+    tables of the training front end (:mod:`ghost_keras.features.microfrontend_tables`)."""
     n_mel = frontend["num_channels"]
+    if frontend["kind"] == "microfrontend":
+        return {
+            "window_coefficients": (np.int16, frontend["window_samples"]),
+            "filterbank_start_index": (np.int32, 1),
+            "filterbank_end_index": (np.int32, 1),
+            "filterbank_channel_frequency_starts": (np.int16, n_mel + 1),
+            "filterbank_channel_weight_starts": (np.int16, n_mel + 1),
+            "filterbank_channel_widths": (np.int16, n_mel + 1),
+            "filterbank_weights": (np.int16, None),
+            "filterbank_unweights": (np.int16, None),
+        }
     return {
         "window_coefs": (np.int16, frontend["fft_length"]),  # q15, applied to fftLen samples
         "filter_pos": (np.uint32, n_mel),
@@ -99,19 +112,26 @@ def mfcc_table_spec(frontend: Mapping[str, Any]) -> dict[str, tuple[type, int | 
     }
 
 
-def check_mfcc_tables(tables: Mapping[str, np.ndarray], frontend: Mapping[str, Any]) -> None:
-    """Raises ``SettingsError`` unless ``tables`` holds what ``arm_mfcc_init_q15`` needs."""
-    spec = mfcc_table_spec(frontend)
+def check_frontend_tables(tables: Mapping[str, np.ndarray], frontend: Mapping[str, Any]) -> None:
+    """Raises ``SettingsError`` unless ``tables`` holds what the front-end file needs."""
+    spec = frontend_table_spec(frontend)
     missing = [k for k in spec if k not in tables]
     if missing:
-        raise SettingsError(f"the CMSIS MFCC front end needs tables {missing} "
+        raise SettingsError(f"the {frontend['kind']} front end needs tables {missing} "
                             f"(Frontend.c_tables() must give {list(spec)})")
+    extra = sorted(set(tables) - set(spec))
+    if extra:
+        raise SettingsError(f"tables {extra} are not used by the {frontend['kind']} front end")
     for name, (dtype, length) in spec.items():
         array = np.asarray(tables[name])
         if array.dtype != dtype:
             raise SettingsError(f"table {name} must be {np.dtype(dtype)}, is {array.dtype}")
         if length is not None and array.size != length:
             raise SettingsError(f"table {name} must have {length} values, has {array.size}")
+    if frontend["kind"] == "microfrontend":
+        if tables["filterbank_weights"].size != tables["filterbank_unweights"].size:
+            raise SettingsError("filterbank_weights and filterbank_unweights differ in length")
+        return
     total = int(np.asarray(tables["filter_lengths"], dtype=np.int64).sum())
     if np.asarray(tables["filter_coefs"]).size != total:
         raise SettingsError(f"filter_coefs must have sum(filter_lengths) = {total} values")
@@ -141,11 +161,12 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
         "kws_frontend.h": "front-end interface and feature quantization",
         "frontend_microfrontend.cc": "front end on TFLM's microfrontend",
         "frontend_cmsis_mfcc.cc": "front end on CMSIS-DSP arm_mfcc_q15",
-        "frontend_tables.h": "front-end tables (window, mel filters, DCT)",
+        "frontend_tables.h": "front-end tables (window and filterbank, or mel filters and DCT)",
         "frontend_tables.c": "front-end table data",
         "recognize_commands.h": "posterior averaging and detection",
         "recognize_commands.cc": "the recognizer (no heap, no TFLM headers)",
         "README.md": "this file", MANIFEST_NAME: "file list with sizes and SHA-256",
+        "Makefile": "builds the folder (and TFLM) against a TFLM tree: see Building",
     }
     fe = fs.frontend
     if fe["kind"] == "microfrontend":
@@ -227,17 +248,13 @@ def render_firmware_files(
     texts[_FRONTEND_TEMPLATES[fs.frontend["kind"]]] = template_text(
         _FRONTEND_TEMPLATES[fs.frontend["kind"]]
     )
-    if fs.frontend["kind"] == "cmsis_mfcc_q15":
-        if frontend_tables is None:
-            raise SettingsError("the cmsis_mfcc_q15 front end needs frontend_tables "
-                                "(Frontend.c_tables())")
-        check_mfcc_tables(frontend_tables, fs.frontend)
-        tables_src = render_c_arrays(frontend_tables, base_name="frontend_tables",
-                                     prefix=MFCC_TABLE_PREFIX)
-        texts[tables_src.header_name] = tables_src.header
-        texts[tables_src.source_name] = tables_src.source
-    elif frontend_tables is not None:
-        raise SettingsError("frontend_tables given, but the microfrontend uses none")
+    if frontend_tables is None:
+        raise SettingsError(f"the {fs.frontend['kind']} front end needs frontend_tables "
+                            "(make_frontend(config).c_tables())")
+    check_frontend_tables(frontend_tables, fs.frontend)
+    tables_src = render_c_arrays(frontend_tables, base_name="frontend_tables", prefix=TABLE_PREFIX)
+    texts[tables_src.header_name] = tables_src.header
+    texts[tables_src.source_name] = tables_src.source
 
     names = sorted(texts) + ["README.md", MANIFEST_NAME]
     texts["README.md"] = _readme(fs, info, array_name, names, model_name)
@@ -294,8 +311,8 @@ def write_firmware_folder(
     ``settings``: see :func:`firmware_export.model_settings.build_settings`. ``arena_bytes``:
     the tensor arena for the device (a multiple of 16); None measures the smallest arena that
     works on the host TFLM and adds ``arena_margin``. ``frontend_tables``: the
-    ``Frontend.c_tables()`` dict, required by the ``cmsis_mfcc_q15`` front end (names in
-    :func:`mfcc_table_spec`). Files a previous run wrote into ``out_dir`` (per its manifest) and
+    ``make_frontend(config).c_tables()`` dict of the front end the model was trained on (names
+    in :func:`frontend_table_spec`). Files a previous run wrote into ``out_dir`` (per its manifest) and
     this one does not are removed; nothing else in ``out_dir`` is touched.
     """
     files, info, fs = render_firmware_files(

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .c_sources import c_float_literal, header_guard, validate_c_identifier
+from .feature_quantizer import FeatureQuantizer
 from .recognizer import default_ignore_labels, probability_to_threshold, recognizer_capacity
 from .tflite_model import TensorInfo, TfliteModelInfo
 
@@ -363,17 +364,19 @@ def build_settings(
     validate_c_identifier(array_name)
     macros = _macros(sample_rate, labels, ignore, roles, frontend, frames_per_input,
                      frames_per_decision, recognizer, arena, model, array_name)
-    mult, offset = _feature_quant(frontend, roles.features)
-    return FirmwareSettings(labels, ignore, roles, frontend, recognizer, arena, mult, offset,
-                            macros)
+    quantizer = _feature_quantizer(frontend, roles.features)
+    return FirmwareSettings(labels, ignore, roles, frontend, recognizer, arena, quantizer.mult,
+                            quantizer.offset, macros)
 
 
-def _feature_quant(fe: Mapping[str, Any], features: TensorInfo) -> tuple[float, float]:
-    # Feature quantization on the device, in float32 (kws_frontend.h):
-    #   q = clamp(lrintf(raw * mult + offset) + zero_point, -128, 127)
-    # with mult = input_scale / s_in and offset = input_offset / s_in.
-    return (float(np.float32(fe["input_scale"] / features.scale)),
-            float(np.float32(fe["input_offset"] / features.scale)))
+def feature_quantizer(fs: FirmwareSettings) -> FeatureQuantizer:
+    """The feature quantization the firmware's ``kws::QuantizeFeature`` does."""
+    return _feature_quantizer(fs.frontend, fs.roles.features)
+
+
+def _feature_quantizer(fe: Mapping[str, Any], features: TensorInfo) -> FeatureQuantizer:
+    return FeatureQuantizer.for_tensor(features.scale, features.zero_point, fe["input_scale"],
+                                       fe["input_offset"])
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -399,7 +402,8 @@ def _list(name: str, values: Sequence[str], comment: str = "") -> Macro:
 def _macros(sample_rate, labels, ignore, roles, fe, frames_per_input, frames_per_decision,
             rec, arena, model, array_name) -> tuple[Macro, ...]:
     f, s = roles.features, roles.scores
-    mult, offset = _feature_quant(fe, f)
+    quantizer = _feature_quantizer(fe, f)
+    mult, offset = quantizer.mult, quantizer.offset
     kind_id = FRONTEND_KINDS.index(fe["kind"]) + 1
     m: list[Macro] = [
         _i("KWS_SAMPLE_RATE_HZ", sample_rate),
@@ -511,10 +515,5 @@ def render_model_settings_header(fs: FirmwareSettings, file_name: str = "model_s
 
 def quantize_features(raw: np.ndarray, fs: FirmwareSettings) -> np.ndarray:
     """Front-end integer outputs -> int8 feature input, exactly as ``kws::QuantizeFeature``
-    (kws_frontend.h) does on the device: float32 ``raw * mult``, ``+ offset``, round half to
-    even, ``+ zero point``, clip to int8."""
-    mult, offset = np.float32(fs.feature_quant_mult), np.float32(fs.feature_quant_offset)
-    zero_point = fs.roles.features.zero_point
-    scaled = np.asarray(raw).astype(np.float32) * mult
-    q = np.rint(scaled + offset).astype(np.int64) + zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
+    (kws_frontend.h) does on the device (see :mod:`firmware_export.feature_quantizer`)."""
+    return feature_quantizer(fs).quantize_raw(raw)

@@ -92,7 +92,8 @@ def export_run(run_dir: str | Path, out: str | Path | None = None,
     seed = int(run_config["train"]["seed"])
     source_model = qat_model if qat_model is not None else float_model
     exported = convert_model(source_model, _calibration_features(x_train, calibration_clips, seed))
-    report = verify_export(exported, x_test, y_test, float_model=float_model, qat_model=qat_model)
+    report = verify_export(exported, x_test, y_test, float_model=float_model, qat_model=qat_model,
+                           frontend=FrontendConfig.from_dict(run_config["frontend"]))
     tflite_path = atomic_write_bytes(out / TFLITE_FILE, exported.tflite)
     json_path = atomic_write_json(out / EXPORT_JSON, {
         "run_dir": str(run_dir), "source": exported.source,

@@ -63,6 +63,7 @@ import ghost_keras  # noqa: F401  (selects tf-keras before TensorFlow loads)
 import numpy as np
 
 from firmware_export.convert import ExportedModel
+from firmware_export.feature_quantizer import FeatureQuantizer
 from firmware_export.pipeline import EXPORT_JSON, RECOGNIZER_DEFAULTS, TFLITE_FILE
 from firmware_export.recognizer import (
     Detection,
@@ -236,11 +237,14 @@ def _padded_windows(features: np.ndarray, frames: int) -> np.ndarray:
 
 
 def run_tflm(exported: ExportedModel, features: np.ndarray, times_ms: np.ndarray,
-             every: int = 1, name: str = "tflm_int8") -> ScoreRun:
+             every: int = 1, name: str = "tflm_int8",
+             frontend: FrontendConfig | None = None) -> ScoreRun:
     """Runs the int8 model on TFLM over the stream's features as the firmware does.
 
     Step models: one invoke per frame, state carried for the whole stream. Window models: the
     last ``exported.frames`` frames every ``every`` frames (zero-padded at the start).
+    ``frontend``: the features' front end, whose outputs are quantized as the device does
+    (:class:`~firmware_export.feature_quantizer.FeatureQuantizer`).
     """
     if every < 1:
         raise StreamError(f"every={every}: run the window model every 1 or more strides")
@@ -252,6 +256,7 @@ def run_tflm(exported: ExportedModel, features: np.ndarray, times_ms: np.ndarray
     raw = interp._interp  # the bare wheel calls: the wrapper's checks cost more than a step
     frame_t = interp.inputs[exported.frame_input]
     scores_t = interp.outputs[exported.logits_output]
+    quantizer = FeatureQuantizer.for_model(frame_t, frontend)
     if np.dtype(scores_t.dtype) != np.int8:
         raise StreamError(f"the score output is {scores_t.dtype}, expected int8: re-export")
     invoke_s = 0.0
@@ -269,7 +274,7 @@ def run_tflm(exported: ExportedModel, features: np.ndarray, times_ms: np.ndarray
     if exported.kind == "step":
         every = 1
         check_state_quantization(exported, interp)
-        fq = quantize(features, frame_t).reshape(len(features), *frame_t.shape)
+        fq = quantizer.quantize(features).reshape(len(features), *frame_t.shape)
         fq = np.ascontiguousarray(fq)
         states = [np.ascontiguousarray(quantize(np.zeros(t.shape, np.float32), t))
                   for t in (interp.inputs[i] for i in exported.state_inputs)]
@@ -290,7 +295,7 @@ def run_tflm(exported: ExportedModel, features: np.ndarray, times_ms: np.ndarray
         out = np.empty((len(ends), exported.num_labels), np.int8)
         for n, end in enumerate(ends):
             window = view[end].T  # [frames, F]
-            raw.set_input(np.ascontiguousarray(quantize(window, frame_t).reshape(frame_t.shape)),
+            raw.set_input(np.ascontiguousarray(quantizer.quantize(window).reshape(frame_t.shape)),
                           exported.frame_input)
             invoke()
             out[n] = np.asarray(raw.get_output(exported.logits_output)).reshape(-1)
@@ -317,7 +322,7 @@ def stream_scores(source: str | os.PathLike | tuple[bytes, dict] | LoadedExport,
     loaded = load_export(source)
     audio = read_stream_audio(wav, loaded.frontend.sample_rate)
     features, times = stream_features(audio, loaded.frontend)
-    run = run_tflm(loaded.exported, features, times, every=every)
+    run = run_tflm(loaded.exported, features, times, every=every, frontend=loaded.frontend)
     return run.times_ms, run.scores
 
 
@@ -753,7 +758,8 @@ def stream_eval(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarray,
     frontend_seconds = time.perf_counter() - t0
     profile = profile_model(model)
 
-    runs: list[ScoreRun] = [run_tflm(loaded.exported, features, times, every=every)]
+    runs: list[ScoreRun] = [run_tflm(loaded.exported, features, times, every=every,
+                                     frontend=loaded.frontend)]
     if float_step and is_streamable(model):
         runs.append(run_float_step(model, features, times))
     if loaded.exported.kind == "window":
@@ -907,7 +913,7 @@ def detect_in_wav(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarra
     loaded = load_export(run_dir)
     audio = read_stream_audio(wav, loaded.frontend.sample_rate)
     features, times = stream_features(audio, loaded.frontend)
-    run = run_tflm(loaded.exported, features, times, every=every)
+    run = run_tflm(loaded.exported, features, times, every=every, frontend=loaded.frontend)
     dets = detect(run.scores, run.times_ms, loaded.labels, settings,
                   period_ms=loaded.frontend.stride_ms * run.every,
                   score_scale=run.score_scale, score_zero_point=run.score_zero_point)

@@ -19,6 +19,7 @@ import numpy as np
 import tf_keras as keras
 
 from firmware_export.convert import ExportedModel, ExportError
+from firmware_export.feature_quantizer import FeatureQuantizer
 from firmware_export.tflm import (
     TflmInterpreter,
     dequantize,
@@ -27,6 +28,7 @@ from firmware_export.tflm import (
     recommended_arena_bytes,
     time_invoke,
 )
+from ghost_keras.features.config import FrontendConfig
 
 
 @dataclass
@@ -79,13 +81,16 @@ def check_state_quantization(exported: ExportedModel, interpreter: TflmInterpret
 
 
 def stream_logits(exported: ExportedModel, sequences: np.ndarray,
-                  interpreter: TflmInterpreter | None = None) -> np.ndarray:
+                  interpreter: TflmInterpreter | None = None,
+                  frontend: FrontendConfig | None = None) -> np.ndarray:
     """Runs clips through TFLM as the firmware does; returns dequantized logits.
 
     Args:
         exported: The converted model.
         sequences: ``[N, frames, features]`` float features.
         interpreter: Reuse one (its arena is reused; the state is reset per clip here).
+        frontend: The front end the features came from: they are quantized as the device
+            quantizes its front end's outputs (:class:`FeatureQuantizer`).
 
     Returns:
         ``[N, frames, labels]`` for a step model (the output after every frame), ``[N, labels]``
@@ -96,10 +101,11 @@ def stream_logits(exported: ExportedModel, sequences: np.ndarray,
         interpreter = TflmInterpreter(exported.tflite, find_smallest_arena(exported.tflite) * 2)
     frame_t = interpreter.inputs[exported.frame_input]
     logits_t = interpreter.outputs[exported.logits_output]
+    quantizer = FeatureQuantizer.for_model(frame_t, frontend)
     if exported.kind == "window":
         out = []
         for window in sequences:
-            interpreter.set_input(exported.frame_input, quantize(window[None], frame_t))
+            interpreter.set_input(exported.frame_input, quantizer.quantize(window[None]))
             interpreter.invoke()
             out.append(dequantize(interpreter.get_output(exported.logits_output), logits_t)[0])
         return np.stack(out)
@@ -109,7 +115,7 @@ def stream_logits(exported: ExportedModel, sequences: np.ndarray,
     out = np.zeros((*sequences.shape[:2], exported.num_labels), np.float32)
     for n, clip in enumerate(sequences):
         states = zero_states
-        frames_q = quantize(clip[:, None, :], frame_t)  # [frames, 1, features]
+        frames_q = quantizer.quantize(clip[:, None, :])  # [frames, 1, features]
         for t, frame in enumerate(frames_q):
             interpreter.set_input(exported.frame_input, frame)
             for state, index in zip(states, exported.state_inputs):
@@ -137,6 +143,7 @@ def verify_export(
     labels: np.ndarray,
     float_model: keras.Model | None = None,
     qat_model: keras.Model | None = None,
+    frontend: FrontendConfig | None = None,
 ) -> VerifyReport:
     """Streams every test clip through TFLM and reports accuracy, agreement and cost.
 
@@ -145,6 +152,8 @@ def verify_export(
         features: ``[N, frames, features]`` float test features.
         labels: ``[N]`` integer labels.
         float_model, qat_model: Keras models to measure top-1 agreement with.
+        frontend: The front end of the features (quantized as on the device; see
+            :func:`stream_logits`).
 
     Raises:
         TflmError: TFLM cannot allocate or run the model (message says why).
@@ -157,7 +166,7 @@ def verify_export(
                          f"{len(labels)} labels.")
     arena = find_smallest_arena(exported.tflite)
     interpreter = TflmInterpreter(exported.tflite, recommended_arena_bytes(arena))
-    logits = stream_logits(exported, features, interpreter)
+    logits = stream_logits(exported, features, interpreter, frontend)
     invoke_us = time_invoke(interpreter, repeats=200).median_us
     tflm_pred = clip_predictions(logits)
     float_pred = _keras_predictions(float_model, features)

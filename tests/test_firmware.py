@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from test_firmware_helpers import (
     TINY_SETTINGS,
+    TINY_TABLES,
     compile_host,
     run,
     tflite_interpreter,
@@ -38,7 +39,8 @@ def model() -> bytes:
 
 @pytest.fixture(scope="module")
 def folder(model, tmp_path_factory):
-    return write_firmware_folder(model, TINY_SETTINGS, tmp_path_factory.mktemp("fw") / "kws")
+    return write_firmware_folder(model, TINY_SETTINGS, tmp_path_factory.mktemp("fw") / "kws",
+                                 frontend_tables=TINY_TABLES)
 
 
 # -- model info ---------------------------------------------------------------------------------
@@ -285,10 +287,12 @@ def _macros_defined(text: str) -> set[str]:
 
 
 def test_templates_use_only_defined_settings(folder, model, tmp_path):
-    defined = _macros_defined((folder.path / "model_settings.h").read_text())
+    defined = _macros_defined((folder.path / "model_settings.h").read_text()) | _macros_defined(
+        (folder.path / "frontend_tables.h").read_text())
     for name in ("kws_main.cc", "kws_frontend.h", "frontend_microfrontend.cc",
                  "recognize_commands.h", "recognize_commands.cc"):
-        missing = _macros_used((folder.path / name).read_text()) - defined
+        text = (folder.path / name).read_text()
+        missing = _macros_used(text) - defined - _macros_defined(text)
         assert not missing, f"{name} uses undefined {sorted(missing)}"
     main = (folder.path / "kws_main.cc").read_text()
     for needed in ("RegisterModelOps(resolver)", "static ModelOpResolver resolver;",
@@ -334,9 +338,10 @@ def test_folder_lists_its_files_and_sizes(folder, model):
     names = [f.name for f in folder.files]
     assert names == sorted(names)
     assert set(names) == {
-        "README.md", MANIFEST_NAME, "frontend_microfrontend.cc", "kws_frontend.h", "kws_main.cc",
-        "kws_main.h", "model_data.cc", "model_data.h", "model_ops.h", "model_settings.h",
-        "recognize_commands.cc", "recognize_commands.h"}
+        "README.md", MANIFEST_NAME, "Makefile", "frontend_microfrontend.cc", "frontend_tables.c",
+        "frontend_tables.h", "kws_frontend.h", "kws_main.cc", "kws_main.h", "model_data.cc",
+        "model_data.h", "model_ops.h", "model_settings.h", "recognize_commands.cc",
+        "recognize_commands.h"}
     for f in folder.files:
         assert (folder.path / f.name).stat().st_size == f.size_bytes
     print("\ntiny model firmware folder:")
@@ -350,11 +355,11 @@ def test_folder_lists_its_files_and_sizes(folder, model):
 
 def test_rewriting_is_byte_identical_and_leaves_files_alone(folder, model):
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.path.iterdir()}
-    again = write_firmware_folder(model, TINY_SETTINGS, folder.path)
+    again = write_firmware_folder(model, TINY_SETTINGS, folder.path, frontend_tables=TINY_TABLES)
     after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.path.iterdir()}
     assert after == before  # same bytes, not even rewritten
     assert again.files == folder.files
-    files, _, _ = render_firmware_files(model, TINY_SETTINGS)
+    files, _, _ = render_firmware_files(model, TINY_SETTINGS, frontend_tables=TINY_TABLES)
     assert {k: v for k, v in files.items()} == {k: v[0] for k, v in before.items()}
 
 
@@ -364,8 +369,9 @@ def test_switching_front_end_removes_only_our_stale_files(model, tmp_path):
                           frontend_tables=mfcc_tables())
     assert (out / "frontend_tables.c").is_file() and (out / "frontend_cmsis_mfcc.cc").is_file()
     (out / "my_board.cc").write_text("// the user's own file\n")
-    write_firmware_folder(model, TINY_SETTINGS, out, arena_bytes=4096)
-    assert not (out / "frontend_tables.c").exists()
+    write_firmware_folder(model, TINY_SETTINGS, out, arena_bytes=4096,
+                          frontend_tables=TINY_TABLES)
+    assert "kws_window_coefficients" in (out / "frontend_tables.h").read_text()  # rewritten
     assert not (out / "frontend_cmsis_mfcc.cc").exists()
     assert (out / "frontend_microfrontend.cc").is_file()
     assert (out / "my_board.cc").is_file()
@@ -373,7 +379,8 @@ def test_switching_front_end_removes_only_our_stale_files(model, tmp_path):
 
 def test_folder_argument_errors(model, tmp_path):
     with pytest.raises(SettingsError, match="multiple of 16"):
-        write_firmware_folder(model, TINY_SETTINGS, tmp_path / "a", arena_bytes=1000)
+        write_firmware_folder(model, TINY_SETTINGS, tmp_path / "a", arena_bytes=1000,
+                              frontend_tables=TINY_TABLES)
     with pytest.raises(SettingsError, match="needs frontend_tables"):
         write_firmware_folder(model, MFCC_SETTINGS, tmp_path / "b", arena_bytes=4096)
     bad = mfcc_tables()
@@ -383,5 +390,5 @@ def test_folder_argument_errors(model, tmp_path):
                               frontend_tables=bad)
     with pytest.raises(ValueError, match="C identifier"):
         write_firmware_folder(model, TINY_SETTINGS, tmp_path / "d", array_name="9x",
-                              arena_bytes=4096)
+                              arena_bytes=4096, frontend_tables=TINY_TABLES)
     assert not any((tmp_path / d).exists() for d in "abcd")  # nothing written on error

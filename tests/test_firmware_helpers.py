@@ -18,12 +18,16 @@ import numpy as np
 import pytest
 
 import ghost_keras  # noqa: F401  (selects tf-keras before TensorFlow is imported)
+from ghost_keras.features.config import FrontendConfig
+from ghost_keras.features.microfrontend_tables import microfrontend_tables
 
 HOST_CXXFLAGS = ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 HOST_CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-Os", "-Wall", "-Wextra", "-Werror"]
 
 LABELS = ["_silence_", "_unknown_", "yes", "no"]
+
+TINY_TABLES = microfrontend_tables(FrontendConfig.microfrontend(num_channels=10))
 
 TINY_SETTINGS = {
     "sample_rate": 16000,

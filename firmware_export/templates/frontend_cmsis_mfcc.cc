@@ -30,26 +30,26 @@ bool FrontendInit() {
                            kws_filter_coefs, kws_window_coefs) == ARM_MATH_SUCCESS;
 }
 
-bool FrontendProcessStride(const int16_t* samples, int8_t* frame) {
+FrontendStatus FrontendProcessStride(const int16_t* samples, int8_t* frame) {
   const int keep = KWS_WINDOW_SAMPLES - KWS_STRIDE_SAMPLES;
   memmove(g_window, g_window + KWS_STRIDE_SAMPLES, keep * sizeof(int16_t));
   memcpy(g_window + keep, samples, KWS_STRIDE_SAMPLES * sizeof(int16_t));
   if (g_filled < KWS_WINDOW_SAMPLES) {
     g_filled += KWS_STRIDE_SAMPLES;
-    if (g_filled < KWS_WINDOW_SAMPLES) return false;  // first window not full yet
+    if (g_filled < KWS_WINDOW_SAMPLES) return FrontendStatus::kFilling;
   }
   // Window zero-padded to the FFT length (the window table covers the FFT length).
   memcpy(g_fft_input, g_window, sizeof(g_window));
   memset(g_fft_input + KWS_WINDOW_SAMPLES, 0,
          (KWS_FFT_LENGTH - KWS_WINDOW_SAMPLES) * sizeof(q15_t));
   if (arm_mfcc_q15(&g_mfcc, g_fft_input, g_mfcc_out, g_scratch) != ARM_MATH_SUCCESS) {
-    return false;
+    return FrontendStatus::kError;
   }
   // Output in q8.7: input_scale 1/128 in the settings gives MFCCs as floats.
   for (int i = 0; i < KWS_NUM_MFCC; ++i) {
     frame[i] = QuantizeFeature(g_mfcc_out[i]);
   }
-  return true;
+  return FrontendStatus::kFrame;
 }
 
 }  // namespace kws

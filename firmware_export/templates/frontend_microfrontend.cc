@@ -1,6 +1,9 @@
 // frontend_microfrontend.cc: kws_frontend.h on TFLM's microfrontend (the front end of TFLM
 // micro_speech and of TensorFlow's audio_microfrontend op). Part of the ghost-keras firmware
 // folder. Needs tensorflow/lite/experimental/microfrontend/lib and kissfft from tflite-micro.
+#include <stdlib.h>
+
+#include "frontend_tables.h"
 #include "kws_frontend.h"
 
 #include "tensorflow/lite/experimental/microfrontend/lib/frontend.h"
@@ -36,11 +39,38 @@ bool FrontendInit() {
   config.pcan_gain_control.gain_bits = KWS_MF_GAIN_BITS;
   config.log_scale.enable_log = KWS_MF_ENABLE_LOG;
   config.log_scale.scale_shift = KWS_MF_SCALE_SHIFT;
-  // Note: FrontendPopulateState allocates its buffers with malloc (once, here).
-  return FrontendPopulateState(&config, &g_frontend_state, KWS_SAMPLE_RATE_HZ) != 0;
+  // FrontendPopulateState allocates its buffers with malloc, once, here (README: heap).
+  if (FrontendPopulateState(&config, &g_frontend_state, KWS_SAMPLE_RATE_HZ) == 0) return false;
+
+  // The library computes its window and filterbank tables in single precision; TensorFlow's
+  // audio_microfrontend op, which the model was trained on, in double, and a few weights
+  // differ. Use the training front end's tables (frontend_tables.c) so that this device
+  // computes the training features bit for bit.
+  WindowState& window = g_frontend_state.window;
+  FilterbankState& bank = g_frontend_state.filterbank;
+  if (window.size != KWS_WINDOW_COEFFICIENTS_LEN ||
+      bank.num_channels + 1 != KWS_FILTERBANK_CHANNEL_WIDTHS_LEN) {
+    return false;  // frontend_tables.c was generated for other settings
+  }
+  free(window.coefficients);
+  free(bank.channel_frequency_starts);
+  free(bank.channel_weight_starts);
+  free(bank.channel_widths);
+  free(bank.weights);
+  free(bank.unweights);
+  // The library only reads these tables; its pointers are not const.
+  window.coefficients = const_cast<int16_t*>(kws_window_coefficients);
+  bank.start_index = kws_filterbank_start_index[0];
+  bank.end_index = kws_filterbank_end_index[0];
+  bank.channel_frequency_starts = const_cast<int16_t*>(kws_filterbank_channel_frequency_starts);
+  bank.channel_weight_starts = const_cast<int16_t*>(kws_filterbank_channel_weight_starts);
+  bank.channel_widths = const_cast<int16_t*>(kws_filterbank_channel_widths);
+  bank.weights = const_cast<int16_t*>(kws_filterbank_weights);
+  bank.unweights = const_cast<int16_t*>(kws_filterbank_unweights);
+  return true;
 }
 
-bool FrontendProcessStride(const int16_t* samples, int8_t* frame) {
+FrontendStatus FrontendProcessStride(const int16_t* samples, int8_t* frame) {
   // The microfrontend buffers the window itself and stops after each frame, so feed it until
   // the stride is used up; at steady state exactly one frame comes out per stride.
   size_t used = 0;
@@ -58,7 +88,7 @@ bool FrontendProcessStride(const int16_t* samples, int8_t* frame) {
     }
     if (read == 0) break;
   }
-  return produced;
+  return produced ? FrontendStatus::kFrame : FrontendStatus::kFilling;
 }
 
 }  // namespace kws

@@ -14,10 +14,15 @@ namespace kws {
 // Sets up the front end. Returns false on failure.
 bool FrontendInit();
 
+enum class FrontendStatus {
+  kFrame,    // a new frame was written
+  kFilling,  // the first window is not full yet: no frame
+  kError,    // the front end failed: stop
+};
+
 // Consumes KWS_STRIDE_SAMPLES new 16-bit PCM samples at KWS_SAMPLE_RATE_HZ and writes one
-// frame of KWS_FEATURE_FRAME_SIZE int8 values. Returns false while the first window is still
-// filling (no frame yet) or on error.
-bool FrontendProcessStride(const int16_t* samples, int8_t* frame);
+// frame of KWS_FEATURE_FRAME_SIZE int8 values.
+FrontendStatus FrontendProcessStride(const int16_t* samples, int8_t* frame);
 
 // One front-end output value (integer, e.g. microfrontend uint16 or MFCC q8.7) -> the model's
 // int8 feature input:

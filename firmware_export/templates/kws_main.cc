@@ -19,11 +19,17 @@
 #include "tensorflow/lite/micro/system_setup.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
+// TFLM's library is built with TF_LITE_STATIC_MEMORY, which changes the layout of TfLiteTensor:
+// code that reads tensors without it reads tensor->data at the wrong offset and crashes.
+#ifndef TF_LITE_STATIC_MEMORY
+#error "Compile this folder with -DTF_LITE_STATIC_MEMORY, as TFLM's library is built."
+#endif
+
 namespace {
 
 // The arena holds every tensor, kernel scratch buffer and TFLM's bookkeeping. Its size was
-// measured on the host TFLM plus a margin (see model_settings.h); 16-byte alignment as TFLM
-// wants. If AllocateTensors() fails, the log says how many bytes were missing.
+// measured on a 32-bit Cortex-M4 plus a margin (see model_settings.h); 16-byte alignment as
+// TFLM wants. If AllocateTensors() fails, the log says how many bytes were missing.
 alignas(16) uint8_t g_tensor_arena[KWS_TENSOR_ARENA_BYTES];
 
 const char* const kLabels[KWS_NUM_LABELS] = KWS_LABEL_STRINGS;
@@ -58,12 +64,21 @@ bool CheckTensor(const TfLiteTensor* t, int bytes, const char* what) {
 }  // namespace
 
 #if defined(__GNUC__)
-__attribute__((weak))
+#define KWS_WEAK __attribute__((weak))
+#else
+#define KWS_WEAK
 #endif
-void KwsOnDetection(const char* label, int64_t time_ms, uint8_t score) {
-  MicroPrintf("Heard %s (%d) @%dms", label, static_cast<int>(score),
-              static_cast<int>(time_ms));
+
+KWS_WEAK void KwsOnDetection(const char* label, int64_t time_ms, uint8_t score) {
+  // Seconds as unsigned long (32 bits: 136 years) and milliseconds: MicroPrintf's printf may
+  // lack 64-bit formats.
+  MicroPrintf("Heard %s (%d) @%lu.%03us", label, static_cast<int>(score),
+              static_cast<unsigned long>(time_ms / 1000), static_cast<unsigned>(time_ms % 1000));
 }
+
+KWS_WEAK void KwsBeforeInvoke() {}
+
+KWS_WEAK void KwsAfterInvoke(const KwsInvokeTrace& /*trace*/) {}
 
 bool KwsSetup() {
   tflite::InitializeTarget();
@@ -137,8 +152,14 @@ bool KwsStep() {
   g_time_ms += KWS_STRIDE_MS;
 
   int8_t frame[KWS_FEATURE_FRAME_SIZE];
-  if (!kws::FrontendProcessStride(g_audio, frame)) {
-    return true;  // the front end's first window is still filling
+  switch (kws::FrontendProcessStride(g_audio, frame)) {
+    case kws::FrontendStatus::kFrame:
+      break;
+    case kws::FrontendStatus::kFilling:
+      return true;  // no frame before the first window is full
+    case kws::FrontendStatus::kError:
+      MicroPrintf("Front end failed");
+      return false;
   }
   // Slide the feature window by one frame and append the new one (a step model's window is
   // the single frame).
@@ -158,6 +179,7 @@ bool KwsStep() {
     offset += kStateBytes[s];
   }
 #endif
+  KwsBeforeInvoke();
   if (g_interpreter->Invoke() != kTfLiteOk) {
     MicroPrintf("Invoke failed");
     return false;
@@ -171,6 +193,21 @@ bool KwsStep() {
 #endif
 
   const TfLiteTensor* scores = g_interpreter->output(KWS_SCORES_OUTPUT_INDEX);
+  KwsInvokeTrace trace;
+  trace.time_ms = g_time_ms;
+  trace.features = g_features;
+  trace.feature_bytes = static_cast<int>(sizeof(g_features));
+  trace.scores = reinterpret_cast<const int8_t*>(scores->data.raw);
+  trace.score_bytes = KWS_NUM_LABELS;
+#if KWS_NUM_STATES > 0
+  trace.state = g_state;
+  trace.state_bytes = KWS_STATE_TOTAL_BYTES;
+#else
+  trace.state = nullptr;
+  trace.state_bytes = 0;
+#endif
+  KwsAfterInvoke(trace);
+
   kws::RecognitionResult result;
 #if KWS_SCORES_ARE_INT8
   const bool ok = g_recognizer->ProcessLatestResults(scores->data.int8, g_time_ms, &result);

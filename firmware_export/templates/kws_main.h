@@ -11,9 +11,25 @@
 // returns the number written (anything but `count` stops the step). Provided by the board.
 int KwsReadAudio(int16_t* samples, int count);
 
-// Called for each detected command. time_ms counts audio time since KwsSetup(); score is the
-// averaged score 0..255. The default (weak) version prints with MicroPrintf.
+// Called for each detected command. time_ms counts audio time since KwsSetup() (64 bits: no
+// wrap); score is the averaged score 0..255. The default (weak) version prints with MicroPrintf.
 void KwsOnDetection(const char* label, int64_t time_ms, uint8_t score);
+
+// What one Invoke() saw and produced, for KwsAfterInvoke().
+struct KwsInvokeTrace {
+  int64_t time_ms;        // audio time of the newest frame
+  const int8_t* features; // the model's feature input (KWS_FEATURE_INPUT_SIZE bytes)
+  int feature_bytes;
+  const int8_t* scores;   // the model's score output, int8 (KWS_NUM_LABELS bytes)
+  int score_bytes;
+  const int8_t* state;    // the new recurrent state, all states back to back
+  int state_bytes;        // 0 for a window model
+};
+
+// Optional hooks around each Invoke(), e.g. to time it with a cycle counter or to log what the
+// model saw (the default, weak versions do nothing). KwsAfterInvoke runs before the recognizer.
+void KwsBeforeInvoke();
+void KwsAfterInvoke(const KwsInvokeTrace& trace);
 
 // Sets up the front end, the interpreter and the recognizer. Returns false on failure
 // (the reason is printed with MicroPrintf).

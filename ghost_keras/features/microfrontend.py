@@ -19,6 +19,7 @@ import numpy as np
 
 from ghost_keras.features.base import Frontend
 from ghost_keras.features.config import MICROFRONTEND, FrontendConfig
+from ghost_keras.features.microfrontend_tables import microfrontend_tables
 
 
 def _op_module() -> Any:
@@ -54,6 +55,11 @@ class MicroFrontend(Frontend):
                 "num_channels against the band limits and the noise/PCAN parameters: "
                 f"{config}"
             ) from e
+
+    def c_tables(self) -> dict[str, np.ndarray]:
+        """The window and filterbank tables the firmware installs so that the device computes
+        these features bit for bit (see :mod:`ghost_keras.features.microfrontend_tables`)."""
+        return microfrontend_tables(self.config)
 
     def _raw_stream(self, samples: np.ndarray) -> np.ndarray:
         import tensorflow as tf

@@ -1,0 +1,105 @@
+"""Runs a built firmware harness on a WAV (natively, or on a Cortex-M4 under QEMU) and reads
+back what the firmware computed: every invoke's features, scores and new state, the
+detections, and on the M4 the setup heap and the instructions per invoke and per stride.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .build import BuildError
+
+QEMU_MACHINE = "mps2-an386"  # a Cortex-M4 board
+
+
+@dataclass(frozen=True)
+class Detection:
+    time_ms: int
+    label: str
+    score: int
+
+
+@dataclass
+class DeviceRun:
+    """What the firmware computed over one WAV.
+
+    Attributes:
+        times_ms: int64 [invokes], audio time of each invoke.
+        features, scores, states: int8 [invokes, bytes]: the model's feature input, its
+            scores and the new state (all states back to back) of each invoke.
+        detections: in order.
+        profile: ``heap_arena_bytes``, ``heap_in_use_bytes``, ``calibration_*`` (M4 only).
+        invoke_instructions, stride_instructions: executed instructions per ``Invoke()`` and
+            per ``KwsStep()`` (M4 under QEMU only; instructions, not cycles).
+    """
+
+    times_ms: np.ndarray
+    features: np.ndarray
+    scores: np.ndarray
+    states: np.ndarray
+    detections: list[Detection]
+    profile: dict[str, int] = field(default_factory=dict)
+    invoke_instructions: np.ndarray | None = None
+    stride_instructions: np.ndarray | None = None
+
+
+def qemu_command(elf: str | os.PathLike, args: list[str]) -> list[str]:
+    """The QEMU command line that runs a Cortex-M4 ELF with semihosting (argv from ``args``).
+    ``-icount shift=0``: deterministic, one instruction per nanosecond of virtual time."""
+    for a in [str(elf), *args]:
+        if "," in a:
+            raise BuildError(f"QEMU's -semihosting-config cannot pass a comma: {a}")
+    config = ",".join(["enable=on", "target=native", f"arg={elf}", *(f"arg={a}" for a in args)])
+    return ["qemu-system-arm", "-M", QEMU_MACHINE, "-nographic", "-monitor", "none",
+            "-icount", "shift=0", "-semihosting-config", config, "-kernel", str(elf)]
+
+
+def _read_profile(path: Path) -> tuple[dict[str, int], list[int], list[int]]:
+    profile, invokes, strides = {}, [], []
+    for line in path.read_text().splitlines():
+        key, value = line.split()
+        if key == "invoke":
+            invokes.append(int(value))
+        elif key == "stride":
+            strides.append(int(value))
+        else:
+            profile[key] = int(value)
+    return profile, invokes, strides
+
+
+def run_harness(executable: str | os.PathLike, wav: str | os.PathLike, *, target: str,
+                feature_bytes: int, score_bytes: int, state_bytes: int,
+                timeout_s: float = 900) -> DeviceRun:
+    """Runs the harness built by :func:`firmware_export.device.build.build_harness`."""
+    with tempfile.TemporaryDirectory(prefix="kws_run_") as tmp:
+        outs = [Path(tmp) / n for n in ("trace.bin", "detections.txt", "profile.txt")]
+        args = [str(Path(wav).resolve()), *map(str, outs)]
+        cmd = qemu_command(executable, args) if target == "cortex-m4" else [str(executable), *args]
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired as e:
+            raise BuildError(f"{Path(executable).name} did not finish in {timeout_s:.0f} s") from e
+        if result.returncode != 0:
+            raise BuildError(f"{Path(executable).name} on {target} exited with "
+                             f"{result.returncode}: {(result.stderr or result.stdout)[-2000:]}")
+        record = np.dtype([("time_ms", "<i8"), ("features", "i1", (feature_bytes,)),
+                           ("scores", "i1", (score_bytes,)), ("state", "i1", (state_bytes,))])
+        trace = np.fromfile(outs[0], dtype=record)
+        detections = []
+        for line in outs[1].read_text().splitlines():
+            t, label, score = line.split()
+            detections.append(Detection(int(t), label, int(score)))
+        profile, invokes, strides = _read_profile(outs[2])
+    run = DeviceRun(trace["time_ms"], trace["features"], trace["scores"], trace["state"],
+                    detections, profile)
+    if "calibration_ticks" in profile:
+        per_tick = profile["calibration_instructions"] / profile["calibration_ticks"]
+        run.invoke_instructions = np.rint(np.asarray(invokes) * per_tick).astype(np.int64)
+        run.stride_instructions = np.rint(np.asarray(strides) * per_tick).astype(np.int64)
+    return run

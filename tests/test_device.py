@@ -1,0 +1,164 @@
+"""The firmware folder built with its own Makefile against the real TFLite Micro library and run
+on real speech: on the host and on a Cortex-M4 (QEMU), for both front ends.
+
+What must hold, value for value, on more than a minute of real Speech Commands audio:
+- the features the firmware computes == the features the project trains and evaluates on,
+  quantized by the one feature quantizer;
+- every invoke's scores and new state == the Python tflite-micro interpreter's, fed the same
+  input and state;
+- the firmware's detections (time, label, score) == ``ghost-kws stream``'s;
+- the Cortex-M4 build (CMSIS-NN kernels) computes exactly what the host build computes.
+
+The TFLM library is built once per tree and target into a cache outside the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from test_firmware_helpers import require_tool
+
+from firmware_export.device.build import build_harness, cmsis_dsp_sources
+from firmware_export.device.run import DeviceRun, run_harness
+from firmware_export.pipeline import export_run, write_run_firmware
+from firmware_export.stream import detect_in_wav, load_export, read_stream_audio, run_tflm
+from firmware_export.tflm import TflmInterpreter, find_smallest_arena
+from ghost_keras.features.stream import stream_features
+
+TFLM_ROOT = Path(os.environ.get(
+    "GHOST_KERAS_TFLM_TREES",
+    Path(__file__).resolve().parents[2] / "shared" / "third_party" / "tflite-micro"))
+RECOGNIZER = {"detection_probability": 0.5}  # low enough for a briefly trained model to fire
+
+
+def _require(path: Path | None, what: str) -> Path:
+    if path is not None and path.is_dir():
+        return path
+    reason = f"{what} not found (at {path})"
+    if os.environ.get("GHOST_KERAS_REQUIRE_TOOLS") == "1":
+        pytest.fail(reason + " (GHOST_KERAS_REQUIRE_TOOLS=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def trees() -> dict[str, Path]:
+    """TFLM trees: the host reference kernels and the Cortex-M4 CMSIS-NN tree."""
+    return {"host": _require(TFLM_ROOT / "reference", "TFLM reference tree"),
+            "cortex-m4": _require(TFLM_ROOT / "cortex_m4_cmsis_nn", "TFLM Cortex-M4 tree")}
+
+
+@pytest.fixture(scope="module")
+def cmsis_dsp() -> Path:
+    return _require(cmsis_dsp_sources(), "CMSIS-DSP sources of the cmsisdsp package "
+                    "(.ci/setup unpacks them)")
+
+
+@pytest.fixture(scope="module")
+def speech_wav(test12_dir: Path, tmp_path_factory) -> Path:
+    """75 s of real speech: test12 clips of every label, back to back, as one 16-bit WAV."""
+    files = sorted(test12_dir.glob("*/*.wav"))[::40][:75]
+    audio = np.concatenate([sf.read(f, dtype="int16")[0] for f in files])
+    path = tmp_path_factory.mktemp("speech") / "speech.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(audio.tobytes())
+    assert len(audio) >= 60 * 16000
+    return path
+
+
+@pytest.fixture(scope="module")
+def mfcc_run(tmp_path_factory, test12_dir: Path) -> Path:
+    """A ghost_gru on CMSIS-DSP q15 MFCC features, trained briefly on real clips, exported."""
+    from conftest import copy_prepared_subset
+
+    from ghost_keras.data import LABELS_12
+    from ghost_keras.training import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("mfcc_run")
+    data = copy_prepared_subset(test12_dir, root / "data", {label: 50 for label in LABELS_12})
+    train(TrainConfig(arch="ghost_gru", frontend="cmsis_mfcc", epochs=6,
+                      split_dirs=[str(data)], speaker_split=[0.7, 0.15, 0.15], batch_size=32,
+                      learning_rates=[5e-3, 2e-3, 5e-4], out_dir=str(root / "run")), verbose=0)
+    export_run(root / "run", calibration_clips=100)
+    return root / "run"
+
+
+def _build_and_run(run_dir: Path, wav: Path, tree: Path, target: str, work: Path,
+                   cmsis: Path | None) -> DeviceRun:
+    require_tool("make")
+    require_tool("g++" if target == "host" else "arm-none-eabi-g++")
+    if target != "host":
+        require_tool("qemu-system-arm")
+    folder = write_run_firmware(run_dir, work / "fw", recognizer=RECOGNIZER).path
+    exe = build_harness(folder, tree, work / f"build-{target}", target, cmsis_dsp=cmsis)
+    loaded = load_export(run_dir)
+    e = loaded.exported
+    return run_harness(exe, wav, target=target, feature_bytes=e.frames * e.feature_dim,
+                       score_bytes=e.num_labels, state_bytes=sum(e.state_sizes))
+
+
+def _check_against_python(run_dir: Path, wav: Path, device: DeviceRun) -> None:
+    loaded = load_export(run_dir)
+    e = loaded.exported
+    audio = read_stream_audio(wav, loaded.frontend.sample_rate)
+    features, times = stream_features(audio, loaded.frontend)
+    assert len(device.times_ms) == len(features) > 3000  # one invoke per 20 ms frame
+    np.testing.assert_array_equal(device.times_ms, times)
+
+    # (b) Features: the device's == the training front end's, through the one quantizer.
+    interp = TflmInterpreter(e.tflite, find_smallest_arena(e.tflite) * 2)
+    from firmware_export.feature_quantizer import FeatureQuantizer
+
+    quantizer = FeatureQuantizer.for_model(interp.inputs[e.frame_input], loaded.frontend)
+    expected = quantizer.quantize(features).reshape(len(features), -1)
+    assert np.count_nonzero(device.features != expected) == 0
+
+    # (a) Every invoke: the Python TFLM interpreter fed the device's input and previous state
+    # gives the device's scores and new state.
+    sizes = np.cumsum([0, *e.state_sizes])
+    state = [np.full(n, interp.inputs[i].zero_point, np.int8)
+             for n, i in zip(e.state_sizes, e.state_inputs)]
+    for k in range(len(device.times_ms)):
+        interp.set_input(e.frame_input, device.features[k].reshape(interp.inputs[e.frame_input].shape))
+        for s, i in zip(state, e.state_inputs):
+            interp.set_input(i, s.reshape(interp.inputs[i].shape))
+        interp.invoke()
+        scores = np.asarray(interp.get_output(e.logits_output)).reshape(-1)
+        new = np.concatenate([np.asarray(interp.get_output(o)).reshape(-1) for o in e.state_outputs])
+        assert np.array_equal(scores, device.scores[k]), f"scores differ at invoke {k}"
+        assert np.array_equal(new, device.states[k]), f"state differs at invoke {k}"
+        state = [device.states[k][a:b] for a, b in zip(sizes[:-1], sizes[1:])]
+
+    # The Python stream path (front end once, TFLM, state carried) gives the same scores...
+    run = run_tflm(e, features, times, frontend=loaded.frontend)
+    np.testing.assert_array_equal(run.scores, device.scores.astype(np.int16) + 128)
+    # (d) ...and `ghost-kws stream` the same detections.
+    python = [(d.time_ms, d.label, d.score)
+              for d in detect_in_wav(run_dir, wav, settings=RECOGNIZER, verbose=False)]
+    assert [(d.time_ms, d.label, d.score) for d in device.detections] == python
+    assert python, "no detection at all: the comparison would prove nothing"
+
+
+@pytest.mark.parametrize("frontend", ["microfrontend", "cmsis_mfcc"])
+def test_firmware_on_host_and_cortex_m4_is_bit_exact_with_python(
+        frontend, exported_run, mfcc_run, trees, cmsis_dsp, speech_wav, tmp_path):
+    run_dir = exported_run if frontend == "microfrontend" else mfcc_run
+    cmsis = cmsis_dsp if frontend == "cmsis_mfcc" else None
+    host = _build_and_run(run_dir, speech_wav, trees["host"], "host", tmp_path, cmsis)
+    _check_against_python(run_dir, speech_wav, host)
+    m4 = _build_and_run(run_dir, speech_wav, trees["cortex-m4"], "cortex-m4", tmp_path, cmsis)
+    for name in ("times_ms", "features", "scores", "states"):
+        np.testing.assert_array_equal(getattr(m4, name), getattr(host, name), err_msg=name)
+    assert m4.detections == host.detections
+    assert m4.invoke_instructions is not None and len(m4.invoke_instructions) == len(m4.scores)
+    assert int(np.median(m4.invoke_instructions)) > 10_000
+    assert m4.profile["heap_in_use_bytes"] > 0 if frontend == "microfrontend" else True
+    shutil.rmtree(tmp_path / "build-host", ignore_errors=True)
