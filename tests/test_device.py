@@ -99,10 +99,7 @@ def _build_and_run(run_dir: Path, wav: Path, tree: Path, target: str, work: Path
         require_tool("qemu-system-arm")
     folder = write_run_firmware(run_dir, work / "fw", recognizer=RECOGNIZER).path
     exe = build_harness(folder, tree, work / f"build-{target}", target, cmsis_dsp=cmsis)
-    loaded = load_export(run_dir)
-    e = loaded.exported
-    return run_harness(exe, wav, target=target, feature_bytes=e.frames * e.feature_dim,
-                       score_bytes=e.num_labels, state_bytes=sum(e.state_sizes))
+    return run_harness(exe, wav, load_export(run_dir).exported, target=target)
 
 
 def _check_against_python(run_dir: Path, wav: Path, device: DeviceRun) -> None:

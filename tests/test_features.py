@@ -155,8 +155,20 @@ def test_cmsis_q15_output_is_q8_7(clips):
     assert diffs.size >= 10 and np.median(diffs) < 0.5
 
 
-def test_microfrontend_has_no_c_tables_and_config_for_c(micro):
-    assert micro.c_tables() == {}
+def test_microfrontend_c_tables_and_config_for_c(micro):
+    # The device installs these tables (TensorFlow's double-precision ones); the firmware tests
+    # prove on real speech that it then computes these features bit for bit.
+    t = micro.c_tables()
+    w = t["window_coefficients"]
+    assert w.dtype == np.int16 and w.shape == (480,) and np.array_equal(w, w[::-1])
+    assert 0 <= w.min() and w.max() <= 4096
+    n = micro.config.num_channels + 1
+    for name in ("channel_frequency_starts", "channel_weight_starts", "channel_widths"):
+        assert t[f"filterbank_{name}"].shape == (n,)
+    weights, unweights = t["filterbank_weights"], t["filterbank_unweights"]
+    used = (weights + unweights) > 0
+    assert np.all(np.abs(weights[used] + unweights[used] - 4096) <= 1)  # q12 w and 1 - w
+    assert 0 < t["filterbank_start_index"][0] < t["filterbank_end_index"][0] <= 257
     c = micro.config.microfrontend_c_config()
     assert c["window.size_ms"] == 30 and c["pcan_gain_control.enable_pcan"] == 1
 

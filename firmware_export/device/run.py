@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from firmware_export.convert import ExportedModel
+
 from .build import BuildError
 
 QEMU_MACHINE = "mps2-an386"  # a Cortex-M4 board
@@ -73,10 +75,13 @@ def _read_profile(path: Path) -> tuple[dict[str, int], list[int], list[int]]:
     return profile, invokes, strides
 
 
-def run_harness(executable: str | os.PathLike, wav: str | os.PathLike, *, target: str,
-                feature_bytes: int, score_bytes: int, state_bytes: int,
-                timeout_s: float = 900) -> DeviceRun:
-    """Runs the harness built by :func:`firmware_export.device.build.build_harness`."""
+def run_harness(executable: str | os.PathLike, wav: str | os.PathLike, exported: ExportedModel,
+                *, target: str, timeout_s: float = 900) -> DeviceRun:
+    """Runs the harness built by :func:`firmware_export.device.build.build_harness` for the
+    folder of ``exported`` on ``wav``."""
+    frames = 1 if exported.kind == "step" else exported.frames
+    feature_bytes, score_bytes = frames * exported.feature_dim, exported.num_labels
+    state_bytes = sum(exported.state_sizes)
     with tempfile.TemporaryDirectory(prefix="kws_run_") as tmp:
         outs = [Path(tmp) / n for n in ("trace.bin", "detections.txt", "profile.txt")]
         args = [str(Path(wav).resolve()), *map(str, outs)]
@@ -90,6 +95,9 @@ def run_harness(executable: str | os.PathLike, wav: str | os.PathLike, *, target
                              f"{result.returncode}: {(result.stderr or result.stdout)[-2000:]}")
         record = np.dtype([("time_ms", "<i8"), ("features", "i1", (feature_bytes,)),
                            ("scores", "i1", (score_bytes,)), ("state", "i1", (state_bytes,))])
+        if outs[0].stat().st_size % record.itemsize:
+            raise BuildError(f"the trace is not whole {record.itemsize}-byte records: the "
+                             "harness was built for another model")
         trace = np.fromfile(outs[0], dtype=record)
         detections = []
         for line in outs[1].read_text().splitlines():
