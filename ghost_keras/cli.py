@@ -32,10 +32,13 @@ def _import_tensorflow_quietly() -> None:
         tf.config.list_physical_devices()
 
 
-def _add_model_args(parser: argparse.ArgumentParser) -> None:
-    from ghost_keras.models import ARCHITECTURES
+#: ``ghost_keras.models.ARCHITECTURES``' names, spelled out so that parsing the arguments needs
+#: no TensorFlow (a test keeps the two equal).
+ARCH_NAMES = ("ds_cnn", "ghost_gru", "ghost_lstm", "gru", "lstm")
 
-    parser.add_argument("--arch", default="ghost_gru", choices=sorted(ARCHITECTURES))
+
+def _add_model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--arch", default="ghost_gru", choices=ARCH_NAMES)
     parser.add_argument("--size", default="S", choices=["S", "M", "L"])
     parser.add_argument("--ratio", type=int, default=2, help="ghost ratio (ghost models)")
     parser.add_argument("--cheap-op", default="dense", choices=["dense", "depthwise"])
@@ -87,8 +90,9 @@ def _cmd_firmware(args: argparse.Namespace) -> int:
 def _cmd_qat(args: argparse.Namespace) -> int:
     from ghost_keras.quantization import qat_model_path, qat_run
 
-    accuracy = qat_run(args.run_dir, epochs=args.epochs, learning_rate=args.lr,
-                       verbose=args.verbose)
+    given = {name: value for name, value in (("epochs", args.epochs), ("learning_rate", args.lr))
+             if value is not None}
+    accuracy = qat_run(args.run_dir, verbose=args.verbose, **given)
     print(f"QAT model: test accuracy {accuracy:.2%} -> {qat_model_path(args.run_dir)}")
     return 0
 
@@ -110,9 +114,10 @@ def _cmd_stream_train(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ghost_keras.demo import run_demo
 
+    given = {name: getattr(args, name) for name in ("epochs", "qat_epochs")
+             if getattr(args, name) is not None}
     result = run_demo(args.out, data_dirs=args.data, split_dirs=args.split_data,
-                      arch=args.arch, epochs=args.epochs, qat_epochs=args.qat_epochs,
-                      seed=args.seed, verbose=args.verbose)
+                      arch=args.arch, seed=args.seed, verbose=args.verbose, **given)
     print(result.summary)
     print(f"wall time {result.seconds / 60:.1f} min")
     return 0
@@ -187,12 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-clips", type=int, default=200)
     p.set_defaults(func=_cmd_export)
 
-    from ghost_keras.quantization.run import DEFAULT_QAT_EPOCHS, DEFAULT_QAT_LEARNING_RATE
-
     p = sub.add_parser("qat", help="quantization-aware fine-tuning of a run (-> RUN_DIR/qat)")
     p.add_argument("run_dir")
-    p.add_argument("--epochs", type=int, default=DEFAULT_QAT_EPOCHS)
-    p.add_argument("--lr", type=float, default=DEFAULT_QAT_LEARNING_RATE)
+    # Defaults (None here) are qat_run's: importing them would import TensorFlow.
+    p.add_argument("--epochs", type=int, help="default 2")
+    p.add_argument("--lr", type=float, help="default 1e-05")
     p.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
     p.set_defaults(func=_cmd_qat)
 
@@ -226,15 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "point from `ghost-kws stream-eval`'s DET curve")
     p.set_defaults(func=_cmd_firmware)
 
-    from ghost_keras.demo import DEMO_EPOCHS, DEMO_QAT_EPOCHS
-
     p = sub.add_parser("demo", help="the whole chain: data, train, QAT, int8 export on TFLM, "
                                     "firmware folder")
     p.add_argument("--data", nargs="*", help="Speech Commands folder(s); default: synthetic set")
     p.add_argument("--split-data", nargs="*", help="folder(s) to split by speaker")
-    p.add_argument("--arch", default="ghost_gru")
-    p.add_argument("--epochs", type=int, default=DEMO_EPOCHS)
-    p.add_argument("--qat-epochs", type=int, default=DEMO_QAT_EPOCHS)
+    p.add_argument("--arch", default="ghost_gru", choices=ARCH_NAMES)
+    # Defaults (None here) are run_demo's.
+    p.add_argument("--epochs", type=int, help="default 40")
+    p.add_argument("--qat-epochs", type=int, help="default 4")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
@@ -270,12 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Parsed before TensorFlow loads (6-7 s of CPU), so --help and usage errors answer at once.
+    args = build_parser().parse_args(argv)
     import ghost_keras  # noqa: F401  (selects tf-keras before TensorFlow loads)
 
-    _import_tensorflow_quietly()
-
-    args = build_parser().parse_args(argv)
     try:
+        _import_tensorflow_quietly()
         return args.func(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"ghost-kws {args.command}: error: {error}", file=sys.stderr)

@@ -1,0 +1,65 @@
+"""The command line itself: argument parsing without TensorFlow, defaults, errors."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ghost_keras import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=120)
+
+
+def test_help_and_usage_errors_do_not_import_tensorflow():
+    code = """
+import sys
+from ghost_keras.cli import main
+for argv in (["--help"], ["trian"], ["train", "--arch", "nope"], ["qat", "--help"]):
+    try:
+        main(argv)
+    except SystemExit as stop:
+        print(argv[0], stop.code)
+print("tensorflow" in sys.modules)
+"""
+    result = _python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "False"
+    assert "invalid choice: 'trian'" in result.stderr
+
+
+def test_arch_names_are_the_models():
+    from ghost_keras.models import ARCHITECTURES
+
+    assert sorted(cli.ARCH_NAMES) == sorted(ARCHITECTURES)
+
+
+def _help_default(subcommand: str, dest: str) -> float:
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+    action = next(a for a in sub.choices[subcommand]._actions if a.dest == dest)
+    return float(action.help.removeprefix("default "))
+
+
+@pytest.mark.parametrize("subcommand, dest, function, parameter", [
+    ("qat", "epochs", "ghost_keras.quantization.run:qat_run", "epochs"),
+    ("qat", "lr", "ghost_keras.quantization.run:qat_run", "learning_rate"),
+    ("demo", "epochs", "ghost_keras.demo:run_demo", "epochs"),
+    ("demo", "qat_epochs", "ghost_keras.demo:run_demo", "qat_epochs"),
+])
+def test_stated_defaults_are_the_functions(subcommand, dest, function, parameter):
+    import importlib
+
+    module, name = function.split(":")
+    default = inspect.signature(getattr(importlib.import_module(module), name)) \
+        .parameters[parameter].default
+    assert _help_default(subcommand, dest) == default
