@@ -75,12 +75,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recognizer_settings(args: argparse.Namespace) -> dict[str, float] | None:
+    """The recognizer overrides of ``--probability``; 0 is a threshold too, so no truth test."""
+    return None if args.probability is None else {"detection_probability": args.probability}
+
+
 def _cmd_firmware(args: argparse.Namespace) -> int:
     from firmware_export.pipeline import write_run_firmware
 
-    recognizer = {"detection_probability": args.probability} if args.probability else None
     folder = write_run_firmware(args.run_dir, args.out, array_name=args.array_name,
-                                recognizer=recognizer)
+                                recognizer=_recognizer_settings(args))
     print(f"firmware folder {folder.path}:")
     for f in folder.files:
         print(f"  {f.name:28s} {f.size_bytes:>9,} B")
@@ -126,15 +130,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_stream(args: argparse.Namespace) -> int:
     from firmware_export.stream import detect_in_wav
 
-    settings = {"detection_probability": args.probability} if args.probability else None
-    detect_in_wav(args.run, args.audio, settings=settings, every=args.every)
+    detect_in_wav(args.run, args.audio, settings=_recognizer_settings(args), every=args.every)
     return 0
 
 
 def _cmd_stream_eval(args: argparse.Namespace) -> int:
     from firmware_export.stream import print_table, stream_eval
 
-    settings = {"detection_probability": args.probability} if args.probability else None
+    settings = _recognizer_settings(args)
     result = stream_eval(
         args.run_dir, args.wav, args.truth, tolerance_ms=args.tolerance_ms, every=args.every,
         float_step=not args.no_float_step,

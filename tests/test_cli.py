@@ -63,3 +63,35 @@ def test_stated_defaults_are_the_functions(subcommand, dest, function, parameter
     default = inspect.signature(getattr(importlib.import_module(module), name)) \
         .parameters[parameter].default
     assert _help_default(subcommand, dest) == default
+
+
+@pytest.mark.parametrize("probability, expected", [
+    ("0", {"detection_probability": 0.0}),
+    ("0.5", {"detection_probability": 0.5}),
+    (None, None),
+])
+def test_probability_zero_is_honoured(monkeypatch, tmp_path, probability, expected):
+    import types
+
+    import firmware_export.pipeline
+    import firmware_export.stream
+
+    seen = {}
+
+    def fake_firmware(run_dir, out, array_name, recognizer):
+        seen["firmware"] = recognizer
+        return types.SimpleNamespace(path=out, files=[])
+
+    def fake_stream_eval(*args, settings, **kwargs):
+        seen["stream-eval"] = settings
+
+    monkeypatch.setattr(firmware_export.pipeline, "write_run_firmware", fake_firmware)
+    monkeypatch.setattr(firmware_export.stream, "detect_in_wav",
+                        lambda run, audio, settings, every: seen.update(stream=settings))
+    monkeypatch.setattr(firmware_export.stream, "stream_eval", fake_stream_eval)
+    monkeypatch.setattr(firmware_export.stream, "print_table", lambda result: None)
+    given = [] if probability is None else ["--probability", probability]
+    assert cli.main(["firmware", "run", "--out", str(tmp_path / "fw"), *given]) == 0
+    assert cli.main(["stream", "a.wav", "--run", "run", *given]) == 0
+    assert cli.main(["stream-eval", "run", "--wav", "a.wav", "--truth", "t.csv", *given]) == 0
+    assert seen == {"firmware": expected, "stream": expected, "stream-eval": expected}
