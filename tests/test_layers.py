@@ -92,6 +92,21 @@ def test_bad_options_raise_clear_errors():
         GhostMap("conv", 2, 2)
 
 
+@pytest.mark.parametrize("layer_class", [GhostGRU, GhostLSTM])
+@pytest.mark.parametrize("options, message", [
+    ({"units": 8.5}, r"units must be an integer, got 8\.5; pass a whole number"),
+    ({"units": 8, "ratio": 2.5}, r"ratio must be an integer, got 2\.5; pass a whole number"),
+    ({"units": 8, "ratio": "2"}, r"ratio must be an integer, got '2'"),
+])
+def test_fractional_units_or_ratio_are_refused_not_truncated(layer_class, options, message):
+    with pytest.raises(ValueError, match=message):
+        layer_class(**options)
+
+
+def test_integral_floats_are_accepted_as_integers():
+    assert GhostGRU(8.0, ratio=2.0).cell.intrinsic_units == 4
+
+
 def test_return_sequences_state_initial_state_and_backwards():
     layer = GhostGRU(8, ratio=2, return_sequences=True, return_state=True)
     seq, state = layer(X)

@@ -57,9 +57,9 @@ class GhostCellBase(DropoutRNNCellMixin, BaseRandomLayer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.intrinsic_units = intrinsic_units(units, ratio)  # validates both first
         self.units = int(units)
         self.ratio = int(ratio)
-        self.intrinsic_units = intrinsic_units(self.units, self.ratio)
         if cheap_op not in CHEAP_OPS:
             raise ValueError(
                 f"cheap_op={cheap_op!r} is not supported; use one of {sorted(CHEAP_OPS)}."
