@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +55,15 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Writes ``obj`` as indented JSON atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+@contextlib.contextmanager
+def reading(path: str | os.PathLike, fix: str) -> Iterator[None]:
+    """Turns the errors of reading a truncated or corrupted file (h5py's ``OSError``, a bad
+    ``.keras`` zip, broken JSON) into one ``ValueError`` line that names the file and ``fix``."""
+    try:
+        yield
+    except (OSError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise ValueError(f"{path} cannot be read, it is truncated or corrupted ({reason}); "
+                         f"{fix}.") from error

@@ -31,7 +31,7 @@ import tf_keras as keras
 
 from ghost_keras import data as kws_data
 from ghost_keras.features import FrontendConfig, make_frontend
-from ghost_keras.fileio import atomic_write_json
+from ghost_keras.fileio import atomic_write_json, reading
 from ghost_keras.layers import GhostGRU, GhostLSTM  # noqa: F401  (registers them for loading)
 from ghost_keras.models import ARCHITECTURES, build_model
 from ghost_keras.profile import ModelProfile, profile_model
@@ -260,7 +260,11 @@ def load_run(run_dir: str | Path) -> tuple[keras.Model, dict[str, Any]]:
                 f"{path} not found: {run_dir} is not a finished training run "
                 "(make one with `ghost-kws train --out DIR`)."
             )
-    return keras.models.load_model(model_path), json.loads(config_path.read_text())
+    fix = f"retrain the run (`ghost-kws train --out {run_dir}`)"
+    with reading(model_path, fix):
+        model = keras.models.load_model(model_path)
+    with reading(config_path, fix):
+        return model, json.loads(config_path.read_text())
 
 
 def run_datasets(run_config: dict[str, Any], data_dirs: list[str] | None = None,

@@ -95,3 +95,40 @@ def test_probability_zero_is_honoured(monkeypatch, tmp_path, probability, expect
     assert cli.main(["stream", "a.wav", "--run", "run", *given]) == 0
     assert cli.main(["stream-eval", "run", "--wav", "a.wav", "--truth", "t.csv", *given]) == 0
     assert seen == {"firmware": expected, "stream": expected, "stream-eval": expected}
+
+
+def _tiny_run(run: Path) -> Path:
+    import tf_keras as keras
+
+    run.mkdir(parents=True)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.save(run / "model.keras")
+    (run / "config.json").write_text("{}")
+    return run
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_truncated_run_model_is_one_clear_line(tmp_path, capsys):
+    run = _tiny_run(tmp_path / "run")
+    model = run / "model.keras"
+    model.write_bytes(model.read_bytes()[:200])
+    assert cli.main(["evaluate", str(run)]) == 2
+    err = _one_error_line(capsys)
+    assert f"{model} cannot be read, it is truncated or corrupted" in err
+    assert f"retrain the run (`ghost-kws train --out {run}`)" in err
+
+
+def test_corrupted_qat_model_is_one_clear_line(tmp_path, capsys):
+    run = _tiny_run(tmp_path / "run")
+    (run / "qat").mkdir()
+    (run / "qat" / "model.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    assert cli.main(["export", str(run)]) == 2
+    err = _one_error_line(capsys)
+    assert f"{run / 'qat' / 'model.h5'} cannot be read" in err
+    assert "re-run `ghost-kws qat RUN_DIR`" in err
+

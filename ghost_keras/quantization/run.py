@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from ghost_keras.fileio import atomic_write_json
+from ghost_keras.fileio import atomic_write_json, reading
 from ghost_keras.quantization.qat import fine_tune, quantize_model, quantize_scope
 
 #: QAT fine-tuning defaults. Measured on the real-speech benchmark runs (issue 4 note): with
@@ -32,7 +32,8 @@ def qat_model_path(run_dir: str | Path) -> Path:
 
 def load_qat_model(path: str | Path) -> keras.Model:
     """Loads a saved QAT model (with the quantization classes in scope)."""
-    with quantize_scope():
+    fix = "re-run `ghost-kws qat RUN_DIR`, or delete the file to export the float model"
+    with quantize_scope(), reading(path, fix):
         return keras.models.load_model(path)
 
 
