@@ -286,6 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"ghost-kws {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Outputs are written atomically and unfinished runs removed, so no file is half-written.
+        print(f"ghost-kws {args.command}: interrupted, no partial file written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -132,3 +132,31 @@ def test_corrupted_qat_model_is_one_clear_line(tmp_path, capsys):
     assert f"{run / 'qat' / 'model.h5'} cannot be read" in err
     assert "re-run `ghost-kws qat RUN_DIR`" in err
 
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cmd_evaluate", interrupted)
+    assert cli.main(["evaluate", "run"]) == 130
+    assert _one_error_line(capsys) == "ghost-kws evaluate: interrupted, no partial file written"
+
+
+def test_interrupted_qat_leaves_no_partial_model(tmp_path, monkeypatch):
+    import ghost_keras.training
+    from ghost_keras.quantization import run as qat_module
+
+    run = _tiny_run(tmp_path / "run")
+    (run / "config.json").write_text('{"train": {"batch_size": 4, "seed": 0}}')
+
+    def interrupted_fine_tune(qat, train, validation, callbacks, **kwargs):
+        Path(callbacks[0].filepath).write_bytes(b"half")  # the checkpoint, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ghost_keras.training, "run_datasets",
+                        lambda config, augment, batch_size: ({"train": 0, "validation": 0}, 0))
+    monkeypatch.setattr(qat_module, "quantize_model", lambda model: model)
+    monkeypatch.setattr(qat_module, "fine_tune", interrupted_fine_tune)
+    with pytest.raises(KeyboardInterrupt):
+        qat_module.qat_run(run)
+    assert not (run / "qat").exists()
