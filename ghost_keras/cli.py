@@ -32,10 +32,13 @@ def _import_tensorflow_quietly() -> None:
         tf.config.list_physical_devices()
 
 
-def _add_model_args(parser: argparse.ArgumentParser) -> None:
-    from ghost_keras.models import ARCHITECTURES
+#: ``ghost_keras.models.ARCHITECTURES``' names, spelled out so that parsing the arguments needs
+#: no TensorFlow (a test keeps the two equal).
+ARCH_NAMES = ("ds_cnn", "ghost_gru", "ghost_lstm", "gru", "lstm")
 
-    parser.add_argument("--arch", default="ghost_gru", choices=sorted(ARCHITECTURES))
+
+def _add_model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--arch", default="ghost_gru", choices=ARCH_NAMES)
     parser.add_argument("--size", default="S", choices=["S", "M", "L"])
     parser.add_argument("--ratio", type=int, default=2, help="ghost ratio (ghost models)")
     parser.add_argument("--cheap-op", default="dense", choices=["dense", "depthwise"])
@@ -72,12 +75,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recognizer_settings(args: argparse.Namespace) -> dict[str, float] | None:
+    """The recognizer overrides of ``--probability``; 0 is a threshold too, so no truth test."""
+    return None if args.probability is None else {"detection_probability": args.probability}
+
+
 def _cmd_firmware(args: argparse.Namespace) -> int:
     from firmware_export.pipeline import write_run_firmware
 
-    recognizer = {"detection_probability": args.probability} if args.probability else None
     folder = write_run_firmware(args.run_dir, args.out, array_name=args.array_name,
-                                recognizer=recognizer)
+                                recognizer=_recognizer_settings(args))
     print(f"firmware folder {folder.path}:")
     for f in folder.files:
         print(f"  {f.name:28s} {f.size_bytes:>9,} B")
@@ -87,8 +94,9 @@ def _cmd_firmware(args: argparse.Namespace) -> int:
 def _cmd_qat(args: argparse.Namespace) -> int:
     from ghost_keras.quantization import qat_model_path, qat_run
 
-    accuracy = qat_run(args.run_dir, epochs=args.epochs, learning_rate=args.lr,
-                       verbose=args.verbose)
+    given = {name: value for name, value in (("epochs", args.epochs), ("learning_rate", args.lr))
+             if value is not None}
+    accuracy = qat_run(args.run_dir, verbose=args.verbose, **given)
     print(f"QAT model: test accuracy {accuracy:.2%} -> {qat_model_path(args.run_dir)}")
     return 0
 
@@ -110,9 +118,10 @@ def _cmd_stream_train(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ghost_keras.demo import run_demo
 
+    given = {name: getattr(args, name) for name in ("epochs", "qat_epochs")
+             if getattr(args, name) is not None}
     result = run_demo(args.out, data_dirs=args.data, split_dirs=args.split_data,
-                      arch=args.arch, epochs=args.epochs, qat_epochs=args.qat_epochs,
-                      seed=args.seed, verbose=args.verbose)
+                      arch=args.arch, seed=args.seed, verbose=args.verbose, **given)
     print(result.summary)
     print(f"wall time {result.seconds / 60:.1f} min")
     return 0
@@ -121,15 +130,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_stream(args: argparse.Namespace) -> int:
     from firmware_export.stream import detect_in_wav
 
-    settings = {"detection_probability": args.probability} if args.probability else None
-    detect_in_wav(args.run, args.audio, settings=settings, every=args.every)
+    detect_in_wav(args.run, args.audio, settings=_recognizer_settings(args), every=args.every)
     return 0
 
 
 def _cmd_stream_eval(args: argparse.Namespace) -> int:
     from firmware_export.stream import print_table, stream_eval
 
-    settings = {"detection_probability": args.probability} if args.probability else None
+    settings = _recognizer_settings(args)
     result = stream_eval(
         args.run_dir, args.wav, args.truth, tolerance_ms=args.tolerance_ms, every=args.every,
         float_step=not args.no_float_step,
@@ -187,12 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-clips", type=int, default=200)
     p.set_defaults(func=_cmd_export)
 
-    from ghost_keras.quantization.run import DEFAULT_QAT_EPOCHS, DEFAULT_QAT_LEARNING_RATE
-
     p = sub.add_parser("qat", help="quantization-aware fine-tuning of a run (-> RUN_DIR/qat)")
     p.add_argument("run_dir")
-    p.add_argument("--epochs", type=int, default=DEFAULT_QAT_EPOCHS)
-    p.add_argument("--lr", type=float, default=DEFAULT_QAT_LEARNING_RATE)
+    # Defaults (None here) are qat_run's: importing them would import TensorFlow.
+    p.add_argument("--epochs", type=int, help="default 2")
+    p.add_argument("--lr", type=float, help="default 1e-05")
     p.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
     p.set_defaults(func=_cmd_qat)
 
@@ -226,15 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "point from `ghost-kws stream-eval`'s DET curve")
     p.set_defaults(func=_cmd_firmware)
 
-    from ghost_keras.demo import DEMO_EPOCHS, DEMO_QAT_EPOCHS
-
     p = sub.add_parser("demo", help="the whole chain: data, train, QAT, int8 export on TFLM, "
                                     "firmware folder")
     p.add_argument("--data", nargs="*", help="Speech Commands folder(s); default: synthetic set")
     p.add_argument("--split-data", nargs="*", help="folder(s) to split by speaker")
-    p.add_argument("--arch", default="ghost_gru")
-    p.add_argument("--epochs", type=int, default=DEMO_EPOCHS)
-    p.add_argument("--qat-epochs", type=int, default=DEMO_QAT_EPOCHS)
+    p.add_argument("--arch", default="ghost_gru", choices=ARCH_NAMES)
+    # Defaults (None here) are run_demo's.
+    p.add_argument("--epochs", type=int, help="default 40")
+    p.add_argument("--qat-epochs", type=int, help="default 4")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
@@ -270,16 +276,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Parsed before TensorFlow loads (6-7 s of CPU), so --help and usage errors answer at once.
+    args = build_parser().parse_args(argv)
     import ghost_keras  # noqa: F401  (selects tf-keras before TensorFlow loads)
 
-    _import_tensorflow_quietly()
-
-    args = build_parser().parse_args(argv)
     try:
+        _import_tensorflow_quietly()
         return args.func(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"ghost-kws {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Outputs are written atomically and unfinished runs removed, so no file is half-written.
+        print(f"ghost-kws {args.command}: interrupted, no partial file written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

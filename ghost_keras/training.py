@@ -31,7 +31,7 @@ import tf_keras as keras
 
 from ghost_keras import data as kws_data
 from ghost_keras.features import FrontendConfig, make_frontend
-from ghost_keras.fileio import atomic_write_json
+from ghost_keras.fileio import atomic_write_json, reading
 from ghost_keras.layers import GhostGRU, GhostLSTM  # noqa: F401  (registers them for loading)
 from ghost_keras.models import ARCHITECTURES, build_model
 from ghost_keras.profile import ModelProfile, profile_model
@@ -39,6 +39,7 @@ from ghost_keras.plots import plot_confusion, plot_history
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
+BEST_FILE = ".best.keras"  # the best model so far, while training
 
 
 @dataclass
@@ -180,12 +181,23 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
     Returns:
         A :class:`RunResult` with the test accuracy of the best-validation model.
     """
-    keras.utils.set_random_seed(config.seed)
     run_dir = Path(config.out_dir)
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    # Products of an earlier model in this folder would silently outlive the new one.
-    for stale in ("qat", "export", "firmware"):
-        shutil.rmtree(run_dir / stale, ignore_errors=True)
+    try:
+        return _train_into(run_dir, config, verbose)
+    except BaseException:
+        # A failed or interrupted run leaves no trace: a new folder goes, an earlier run's
+        # folder keeps its files (the new ones are written only once training has finished).
+        if created:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            (run_dir / BEST_FILE).unlink(missing_ok=True)
+        raise
+
+
+def _train_into(run_dir: Path, config: TrainConfig, verbose: int) -> RunResult:
+    keras.utils.set_random_seed(config.seed)
     frontend = make_frontend(frontend_config(config.frontend))
     index = load_index(config)
     cache = config.cache_dir or str(run_dir.parent / ".cache" / "features")
@@ -199,11 +211,7 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
         model = build_model(config.arch, config.size, input_shape, len(labels),
                             ratio=config.ratio, cheap_op=config.cheap_op)
         _compile(model, _schedule(config, steps))
-    atomic_write_json(run_dir / CONFIG_FILE, {
-        "train": config.to_dict(), "frontend": frontend.config.to_dict(), "labels": labels,
-        "input_shape": list(input_shape),
-    })
-    best = run_dir / ".best.keras"
+    best = run_dir / BEST_FILE
     timer = _EpochTimer()
     history = model.fit(
         datasets["train"],
@@ -217,6 +225,13 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
         ],
     ).history
     model = keras.models.load_model(best)
+    # Products of an earlier model in this folder would silently outlive the new one.
+    for stale in ("qat", "export", "firmware"):
+        shutil.rmtree(run_dir / stale, ignore_errors=True)
+    atomic_write_json(run_dir / CONFIG_FILE, {
+        "train": config.to_dict(), "frontend": frontend.config.to_dict(), "labels": labels,
+        "input_shape": list(input_shape),
+    })
     best.replace(run_dir / MODEL_FILE)  # the saved file appears only when complete
     x_test, y_test = datasets.as_numpy("test")
     predictions = np.argmax(model.predict(x_test, batch_size=256, verbose=0), axis=-1)
@@ -260,7 +275,11 @@ def load_run(run_dir: str | Path) -> tuple[keras.Model, dict[str, Any]]:
                 f"{path} not found: {run_dir} is not a finished training run "
                 "(make one with `ghost-kws train --out DIR`)."
             )
-    return keras.models.load_model(model_path), json.loads(config_path.read_text())
+    fix = f"retrain the run (`ghost-kws train --out {run_dir}`)"
+    with reading(model_path, fix):
+        model = keras.models.load_model(model_path)
+    with reading(config_path, fix):
+        return model, json.loads(config_path.read_text())
 
 
 def run_datasets(run_config: dict[str, Any], data_dirs: list[str] | None = None,

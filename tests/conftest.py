@@ -19,6 +19,18 @@ TEST12_DIR = SHARED_DATA / "speech_commands_v2_test12_dev"
 MINI_DIR = SHARED_DATA / "mini_speech_commands_flac"
 
 
+#: Fixtures that train (on real data, or the whole synthetic chain) or run the benchmark
+#: suites; every test using one is marked ``slow``, so ``pytest -m "not slow"`` is quick.
+SLOW_FIXTURES = frozenset({"exported_run", "real_run", "tiny_run", "bench"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before the -m selection looks at the markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def _require(path: Path) -> Path:
     if path.is_dir():
         return path

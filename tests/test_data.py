@@ -150,6 +150,7 @@ def test_fit_length_pads_and_trims_at_the_end():
         ("rate", r"sample rate 8000 Hz, expected 16000 Hz; resample"),
         ("stereo", r"2 channels, expected mono"),
         ("float", r"sample encoding FLOAT .*expected integer PCM"),
+        ("8bit", r"8-bit PCM .*expected 16-bit; record it at 16 bits or convert it"),
         ("garbage", r"not a readable WAV/FLAC file"),
     ],
 )
@@ -162,6 +163,8 @@ def test_bad_audio_raises_clear_error_naming_file(tmp_path: Path, kind: str, exp
         sf.write(str(path), np.stack([tone, tone], 1), 16000, subtype="PCM_16")
     elif kind == "float":
         sf.write(str(path), tone, 16000, subtype="FLOAT")
+    elif kind == "8bit":
+        sf.write(str(path), tone, 16000, subtype="PCM_U8")
     else:
         path.write_bytes(b"this is not audio" * 10)
     with pytest.raises(AudioFormatError, match=expected) as info:

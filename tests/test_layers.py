@@ -92,6 +92,21 @@ def test_bad_options_raise_clear_errors():
         GhostMap("conv", 2, 2)
 
 
+@pytest.mark.parametrize("layer_class", [GhostGRU, GhostLSTM])
+@pytest.mark.parametrize("options, message", [
+    ({"units": 8.5}, r"units must be an integer, got 8\.5; pass a whole number"),
+    ({"units": 8, "ratio": 2.5}, r"ratio must be an integer, got 2\.5; pass a whole number"),
+    ({"units": 8, "ratio": "2"}, r"ratio must be an integer, got '2'"),
+])
+def test_fractional_units_or_ratio_are_refused_not_truncated(layer_class, options, message):
+    with pytest.raises(ValueError, match=message):
+        layer_class(**options)
+
+
+def test_integral_floats_are_accepted_as_integers():
+    assert GhostGRU(8.0, ratio=2.0).cell.intrinsic_units == 4
+
+
 def test_return_sequences_state_initial_state_and_backwards():
     layer = GhostGRU(8, ratio=2, return_sequences=True, return_state=True)
     seq, state = layer(X)
@@ -226,3 +241,31 @@ def test_fit_reduces_loss_on_a_sequence_task():
     losses = history.history["loss"]
     assert losses[-1] < 0.6 * losses[0]
     assert history.history["accuracy"][-1] > 0.85
+
+
+def test_first_cells_get_the_plain_names_in_a_fresh_process():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import ghost_keras
+import ghost_keras.quantization  # decorates the quantized layers too
+from ghost_keras.layers import GhostGRUCell, GhostLSTMCell
+print(GhostGRUCell(8).name, GhostLSTMCell(8).name)
+"""
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ghost_gru_cell", "ghost_lstm_cell"]
+
+
+@pytest.mark.parametrize("layer_class", [GhostGRU, GhostLSTM])
+def test_every_cell_option_is_a_layer_property(layer_class):
+    layer = layer_class(6, ratio=3)
+    options = set(layer.cell.get_config()) - {"name", "trainable", "dtype"}
+    assert {option: getattr(layer, option) for option in options} == {
+        option: getattr(layer.cell, option) for option in options}
+    assert all(isinstance(getattr(layer_class, option), property) for option in options)

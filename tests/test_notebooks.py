@@ -87,6 +87,7 @@ def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("notebooks")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs(name, workdir, monkeypatch, capsys):
     for key in [k for k in os.environ if k.startswith("GHOST_KWS_NB_")]:

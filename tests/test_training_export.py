@@ -96,3 +96,39 @@ def test_bad_train_config_is_refused():
         TrainConfig(arch="resnet")
     with pytest.raises(ValueError, match="learning_rates"):
         TrainConfig(learning_rates=[])
+
+
+def _tiny_config(tmp_path, out_dir, data_dirs):
+    return TrainConfig(arch="gru", keywords=["yes", "no"], data_dirs=[str(d) for d in data_dirs],
+                       epochs=1, batch_size=4, out_dir=str(out_dir),
+                       cache_dir=str(tmp_path / "cache"))
+
+
+def test_failed_train_leaves_no_run_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        train(_tiny_config(tmp_path, tmp_path / "run", [tmp_path / "missing"]), verbose=0)
+    assert not (tmp_path / "run").exists()
+
+
+def test_interrupted_train_keeps_the_earlier_run_unchanged(tmp_path, monkeypatch):
+    import tf_keras as keras
+
+    data = generate_dataset(tmp_path / "data", words=["yes", "no"], unknown_words=["cat"],
+                            clips_per_word=4, seed=1)
+    run = tmp_path / "run"
+    (run / "qat").mkdir(parents=True)
+    earlier = {"config.json": '{"old": true}', "model.keras": "old", "qat/model.h5": "old"}
+    for name, text in earlier.items():
+        (run / name).write_text(text)
+
+    def interrupted_fit(self, *args, callbacks=(), **kwargs):
+        callbacks[0].set_model(self)  # the checkpoint writes .best.keras, then Ctrl-C
+        callbacks[0].on_epoch_end(0, {"val_accuracy": 0.5})
+        assert (run / ".best.keras").is_file()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras.Model, "fit", interrupted_fit)
+    with pytest.raises(KeyboardInterrupt):
+        train(_tiny_config(tmp_path, run, [data]), verbose=0)
+    files = {str(p.relative_to(run)): p.read_text() for p in run.rglob("*") if p.is_file()}
+    assert files == earlier

@@ -36,11 +36,12 @@ def read_clip(path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
 
     Returns:
         A 1-D int16 array with all of the file's samples (not padded or trimmed; see
-        :func:`fit_length`). 24- and 32-bit PCM are scaled to 16 bits by libsndfile.
+        :func:`fit_length`). 24- and 32-bit PCM are scaled to 16 bits by libsndfile; 8-bit
+        PCM is refused.
 
     Raises:
         AudioFormatError: unreadable file, wrong sample rate, more than one channel,
-            a non-PCM (float, mu-law, ADPCM, ...) encoding, or no samples.
+            a non-PCM (float, mu-law, ADPCM, ...) or 8-bit encoding, or no samples.
         FileNotFoundError: ``path`` does not exist.
 
     Example:
@@ -74,6 +75,13 @@ def read_clip(path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
         raise AudioFormatError(
             f"{path}: sample encoding {info.subtype} ({info.subtype_info}), expected integer "
             f"PCM; convert it (e.g. `sox in.wav -b 16 -e signed-integer out.wav`)"
+        )
+    # 8-bit audio would be scaled up silently, but its 48 dB range is far below the 16-bit
+    # clips the models learn from: converting it is the user's decision, not ours.
+    if info.subtype in ("PCM_U8", "PCM_S8"):
+        raise AudioFormatError(
+            f"{path}: 8-bit PCM ({info.subtype_info}), expected 16-bit; record it at 16 bits or "
+            f"convert it (e.g. `sox in.wav -b 16 -e signed-integer out.wav`)"
         )
     try:
         audio, _ = sf.read(str(path), dtype="int16", always_2d=False)

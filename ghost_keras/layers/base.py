@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import tensorflow as tf
@@ -57,9 +58,9 @@ class GhostCellBase(DropoutRNNCellMixin, BaseRandomLayer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.intrinsic_units = intrinsic_units(units, ratio)  # validates both first
         self.units = int(units)
         self.ratio = int(ratio)
-        self.intrinsic_units = intrinsic_units(self.units, self.ratio)
         if cheap_op not in CHEAP_OPS:
             raise ValueError(
                 f"cheap_op={cheap_op!r} is not supported; use one of {sorted(CHEAP_OPS)}."
@@ -226,9 +227,23 @@ class GhostRNNBase(keras.layers.RNN):
         return cls(**config)
 
 
+def _constructor_options(cell_class: type[GhostCellBase]) -> list[str]:
+    """The arguments of the cell's constructors down to :class:`GhostCellBase` (its
+    ``get_config`` keys). Read from the signatures: a cell made at import time would take the
+    first automatic name, and the user's first ``GhostGRUCell`` would be ``ghost_gru_cell_1``."""
+    mro = cell_class.__mro__
+    options = []
+    for klass in mro[: mro.index(GhostCellBase) + 1]:
+        if "__init__" in vars(klass):
+            options += [p.name for p in inspect.signature(klass.__init__).parameters.values()
+                        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                        and p.name != "self"]
+    return options
+
+
 def expose_cell_options(layer_class: type[GhostRNNBase]) -> type[GhostRNNBase]:
     """Class decorator: read-only properties for the cell's options, as keras.layers.GRU has."""
-    options = list(layer_class.cell_class(1, ratio=1).get_config())
+    options = _constructor_options(layer_class.cell_class)
     options += ["intrinsic_units", "ghost_units"]
     for option in options:
         if option in ("name", "trainable", "dtype") or hasattr(layer_class, option):

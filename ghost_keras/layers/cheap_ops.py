@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import tensorflow as tf
@@ -14,18 +15,28 @@ CHEAP_OPS = {
 }
 
 
+def _integer(name: str, value: Any) -> int:
+    """``value`` as an int; a fractional value is refused, since ``int()`` would truncate it."""
+    is_real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if is_real and float(value).is_integer():
+        return int(value)
+    raise ValueError(f"{name} must be an integer, got {value!r}; pass a whole number "
+                     "(it is not rounded).")
+
+
 def intrinsic_units(units: int, ratio: int) -> int:
     """Returns ``m = units // ratio``, the number of intrinsic units, or raises a clear error."""
-    if int(units) < 1:
+    units, ratio = _integer("units", units), _integer("ratio", ratio)
+    if units < 1:
         raise ValueError(f"units must be a positive integer, got {units!r}.")
-    if int(ratio) < 1:
+    if ratio < 1:
         raise ValueError(f"ratio must be an integer >= 1, got {ratio!r} (1 means a plain RNN).")
-    if int(ratio) > int(units):
+    if ratio > units:
         raise ValueError(
             f"ratio={ratio} is larger than units={units}: there would be no intrinsic unit. "
             "Use a ratio <= units."
         )
-    return int(units) // int(ratio)
+    return units // ratio
 
 
 @keras.utils.register_keras_serializable(package="ghost_keras")

@@ -6,12 +6,13 @@ Writes ``<run>/qat/model.h5`` (tfmot 0.8 models load only from ``.h5``) and
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
 import tf_keras as keras
 
-from ghost_keras.fileio import atomic_write_json
+from ghost_keras.fileio import atomic_write_json, reading
 from ghost_keras.quantization.qat import fine_tune, quantize_model, quantize_scope
 
 #: QAT fine-tuning defaults. Measured on the real-speech benchmark runs (issue 4 note): with
@@ -32,7 +33,8 @@ def qat_model_path(run_dir: str | Path) -> Path:
 
 def load_qat_model(path: str | Path) -> keras.Model:
     """Loads a saved QAT model (with the quantization classes in scope)."""
-    with quantize_scope():
+    fix = "re-run `ghost-kws qat RUN_DIR`, or delete the file to export the float model"
+    with quantize_scope(), reading(path, fix):
         return keras.models.load_model(path)
 
 
@@ -57,14 +59,21 @@ def qat_run(run_dir: str | Path, epochs: int = DEFAULT_QAT_EPOCHS,
     out = qat_model_path(run_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(".partial." + out.name)
-    history = fine_tune(
-        qat, datasets["train"], datasets["validation"], epochs=epochs, lr=learning_rate,
-        verbose=verbose,
-        callbacks=[keras.callbacks.ModelCheckpoint(str(partial), monitor="val_accuracy",
-                                                   save_best_only=True)])
+    try:
+        history = fine_tune(
+            qat, datasets["train"], datasets["validation"], epochs=epochs, lr=learning_rate,
+            verbose=verbose,
+            callbacks=[keras.callbacks.ModelCheckpoint(str(partial), monitor="val_accuracy",
+                                                       save_best_only=True)])
+        qat = load_qat_model(partial)
+        partial.replace(out)
+    except BaseException:
+        # Failed or interrupted: no partial file, and no empty qat folder, stays behind.
+        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            out.parent.rmdir()
+        raise
     val = [float(v) for v in history.history["val_accuracy"]]
-    qat = load_qat_model(partial)
-    partial.replace(out)
     x_test, y_test = datasets.as_numpy("test")
     predictions = np.argmax(qat.predict(x_test, batch_size=256, verbose=0), axis=-1)
     accuracy = float(np.mean(predictions == y_test))

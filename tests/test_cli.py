@@ -1,0 +1,162 @@
+"""The command line itself: argument parsing without TensorFlow, defaults, errors."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ghost_keras import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=120)
+
+
+def test_help_and_usage_errors_do_not_import_tensorflow():
+    code = """
+import sys
+from ghost_keras.cli import main
+for argv in (["--help"], ["trian"], ["train", "--arch", "nope"], ["qat", "--help"]):
+    try:
+        main(argv)
+    except SystemExit as stop:
+        print(argv[0], stop.code)
+print("tensorflow" in sys.modules)
+"""
+    result = _python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "False"
+    assert "invalid choice: 'trian'" in result.stderr
+
+
+def test_arch_names_are_the_models():
+    from ghost_keras.models import ARCHITECTURES
+
+    assert sorted(cli.ARCH_NAMES) == sorted(ARCHITECTURES)
+
+
+def _help_default(subcommand: str, dest: str) -> float:
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+    action = next(a for a in sub.choices[subcommand]._actions if a.dest == dest)
+    return float(action.help.removeprefix("default "))
+
+
+@pytest.mark.parametrize("subcommand, dest, function, parameter", [
+    ("qat", "epochs", "ghost_keras.quantization.run:qat_run", "epochs"),
+    ("qat", "lr", "ghost_keras.quantization.run:qat_run", "learning_rate"),
+    ("demo", "epochs", "ghost_keras.demo:run_demo", "epochs"),
+    ("demo", "qat_epochs", "ghost_keras.demo:run_demo", "qat_epochs"),
+])
+def test_stated_defaults_are_the_functions(subcommand, dest, function, parameter):
+    import importlib
+
+    module, name = function.split(":")
+    default = inspect.signature(getattr(importlib.import_module(module), name)) \
+        .parameters[parameter].default
+    assert _help_default(subcommand, dest) == default
+
+
+@pytest.mark.parametrize("probability, expected", [
+    ("0", {"detection_probability": 0.0}),
+    ("0.5", {"detection_probability": 0.5}),
+    (None, None),
+])
+def test_probability_zero_is_honoured(monkeypatch, tmp_path, probability, expected):
+    import types
+
+    import firmware_export.pipeline
+    import firmware_export.stream
+
+    seen = {}
+
+    def fake_firmware(run_dir, out, array_name, recognizer):
+        seen["firmware"] = recognizer
+        return types.SimpleNamespace(path=out, files=[])
+
+    def fake_stream_eval(*args, settings, **kwargs):
+        seen["stream-eval"] = settings
+
+    monkeypatch.setattr(firmware_export.pipeline, "write_run_firmware", fake_firmware)
+    monkeypatch.setattr(firmware_export.stream, "detect_in_wav",
+                        lambda run, audio, settings, every: seen.update(stream=settings))
+    monkeypatch.setattr(firmware_export.stream, "stream_eval", fake_stream_eval)
+    monkeypatch.setattr(firmware_export.stream, "print_table", lambda result: None)
+    given = [] if probability is None else ["--probability", probability]
+    assert cli.main(["firmware", "run", "--out", str(tmp_path / "fw"), *given]) == 0
+    assert cli.main(["stream", "a.wav", "--run", "run", *given]) == 0
+    assert cli.main(["stream-eval", "run", "--wav", "a.wav", "--truth", "t.csv", *given]) == 0
+    assert seen == {"firmware": expected, "stream": expected, "stream-eval": expected}
+
+
+def _tiny_run(run: Path) -> Path:
+    import tf_keras as keras
+
+    run.mkdir(parents=True)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.save(run / "model.keras")
+    (run / "config.json").write_text("{}")
+    return run
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_truncated_run_model_is_one_clear_line(tmp_path, capsys):
+    run = _tiny_run(tmp_path / "run")
+    model = run / "model.keras"
+    model.write_bytes(model.read_bytes()[:200])
+    assert cli.main(["evaluate", str(run)]) == 2
+    err = _one_error_line(capsys)
+    assert f"{model} cannot be read, it is truncated or corrupted" in err
+    assert f"retrain the run (`ghost-kws train --out {run}`)" in err
+
+
+def test_corrupted_qat_model_is_one_clear_line(tmp_path, capsys):
+    run = _tiny_run(tmp_path / "run")
+    (run / "qat").mkdir()
+    (run / "qat" / "model.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    assert cli.main(["export", str(run)]) == 2
+    err = _one_error_line(capsys)
+    assert f"{run / 'qat' / 'model.h5'} cannot be read" in err
+    assert "re-run `ghost-kws qat RUN_DIR`" in err
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cmd_evaluate", interrupted)
+    assert cli.main(["evaluate", "run"]) == 130
+    assert _one_error_line(capsys) == "ghost-kws evaluate: interrupted, no partial file written"
+
+
+def test_interrupted_qat_leaves_no_partial_model(tmp_path, monkeypatch):
+    import ghost_keras.training
+    from ghost_keras.quantization import run as qat_module
+
+    run = _tiny_run(tmp_path / "run")
+    (run / "config.json").write_text('{"train": {"batch_size": 4, "seed": 0}}')
+
+    def interrupted_fine_tune(qat, train, validation, callbacks, **kwargs):
+        Path(callbacks[0].filepath).write_bytes(b"half")  # the checkpoint, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ghost_keras.training, "run_datasets",
+                        lambda config, augment, batch_size: ({"train": 0, "validation": 0}, 0))
+    monkeypatch.setattr(qat_module, "quantize_model", lambda model: model)
+    monkeypatch.setattr(qat_module, "fine_tune", interrupted_fine_tune)
+    with pytest.raises(KeyboardInterrupt):
+        qat_module.qat_run(run)
+    assert not (run / "qat").exists()
