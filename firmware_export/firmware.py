@@ -40,6 +40,7 @@ ARENA_MARGIN = 0.10
 # Template files copied as they are; the front-end implementation is picked by kind.
 _COMMON_TEMPLATES = (
     "Makefile",
+    "tflm.mk",
     "kws_main.h",
     "kws_main.cc",
     "kws_frontend.h",
@@ -167,6 +168,7 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
         "recognize_commands.cc": "the recognizer (no heap, no TFLM headers)",
         "README.md": "this file", MANIFEST_NAME: "file list with sizes and SHA-256",
         "Makefile": "builds the folder (and TFLM) against a TFLM tree: see Building",
+        "tflm.mk": "how the Makefile builds TFLM's library (TFLM's flags)",
     }
     fe = fs.frontend
     if fe["kind"] == "microfrontend":

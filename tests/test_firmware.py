@@ -341,7 +341,7 @@ def test_folder_lists_its_files_and_sizes(folder, model):
         "README.md", MANIFEST_NAME, "Makefile", "frontend_microfrontend.cc", "frontend_tables.c",
         "frontend_tables.h", "kws_frontend.h", "kws_main.cc", "kws_main.h", "model_data.cc",
         "model_data.h", "model_ops.h", "model_settings.h", "recognize_commands.cc",
-        "recognize_commands.h"}
+        "recognize_commands.h", "tflm.mk"}
     for f in folder.files:
         assert (folder.path / f.name).stat().st_size == f.size_bytes
     print("\ntiny model firmware folder:")

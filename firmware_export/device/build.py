@@ -3,8 +3,8 @@
 The folder's ``Makefile`` is the recipe its README gives users; everything here runs exactly
 that, so a test that passes proves the user's recipe. The TFLM library (minutes to compile) is
 built once per tree, target and toolchain into a cache outside the repository (``
-$GHOST_KERAS_CACHE`` or ``~/.cache/ghost-keras``), keyed by the tree's content, the Makefile
-and the compiler version; later builds take seconds.
+$GHOST_KERAS_CACHE`` or ``~/.cache/ghost-keras``), keyed by the tree's content, how the library is built
+(``tflm.mk``) and the compiler version; later builds take seconds.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 TARGETS = ("host", "cortex-m4")
 _COMPILER = {"host": "g++", "cortex-m4": "arm-none-eabi-g++"}
 HARNESS = "kws_wav_harness.cc"
+PROBE = "device_probe.cc"
 M4_STARTUP = "m4_startup.cc"
 M4_LINKER_SCRIPT = "mps2_an386.ld"
 
@@ -58,8 +59,9 @@ def device_file(name: str) -> Path:
     return Path(str(resources.files(__package__).joinpath(name)))
 
 
-def makefile_template() -> Path:
-    return Path(str(resources.files("firmware_export").joinpath("templates", "Makefile")))
+def tflm_makefile() -> Path:
+    """The folder's ``tflm.mk`` (how TFLM's library is built): part of the cache key."""
+    return Path(str(resources.files("firmware_export").joinpath("templates", "tflm.mk")))
 
 
 def cache_root() -> Path:
@@ -90,7 +92,7 @@ def tflm_library(tree: str | os.PathLike, target: str = "host", opt: str = "-O2"
     if toolchain.missing():
         raise BuildError(f"missing tools for {target}: {', '.join(toolchain.missing())}")
     key = hashlib.sha256("\n".join([
-        _tree_digest(tree), makefile_template().read_text(), toolchain.version(), target, opt,
+        _tree_digest(tree), tflm_makefile().read_text(), toolchain.version(), target, opt,
     ]).encode()).hexdigest()[:20]
     out = cache_root() / "tflm" / f"{target}-{key}"
     lib = out / "libtflm.a"
@@ -99,7 +101,7 @@ def tflm_library(tree: str | os.PathLike, target: str = "host", opt: str = "-O2"
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target}-", dir=out.parent))
     try:
-        _make(["-f", str(makefile_template()), f"TFLM_TREE={tree}", f"TARGET={target}",
+        _make(["-f", str(tflm_makefile()), f"TFLM_TREE={tree}", f"TARGET={target}",
                f"OPT={opt}", f"BUILD={work}", "tflm"], f"building TFLM for {target}")
         if not out.exists():  # another process may have built the same key meanwhile
             os.replace(work, out)
@@ -109,25 +111,27 @@ def tflm_library(tree: str | os.PathLike, target: str = "host", opt: str = "-O2"
     return lib
 
 
-def build_harness(folder: str | os.PathLike, tree: str | os.PathLike, out_dir: str | os.PathLike,
-                  target: str = "host", *, cmsis_dsp: str | os.PathLike | None = None,
-                  opt: str = "-O2") -> Path:
-    """Builds ``folder`` with its Makefile and the WAV harness into ``out_dir``; returns the
-    executable (an ELF for QEMU on the M4)."""
+def build_app(folder: str | os.PathLike, tree: str | os.PathLike, out_dir: str | os.PathLike,
+              target: str = "host", *, app: str = HARNESS,
+              cmsis_dsp: str | os.PathLike | None = None, opt: str = "-O2") -> Path:
+    """Builds ``folder`` with its Makefile, linked with ``app`` (the WAV harness or the device
+    probe of this package), into ``out_dir``; returns the executable (an ELF for QEMU on the
+    M4). Several apps can share one ``out_dir``: the folder's objects are built once."""
     folder, out_dir = Path(folder).resolve(), Path(out_dir).resolve()
     lib = tflm_library(tree, target, opt)
-    apps = [device_file(HARNESS)]
+    sources = [device_file(app)]
     ldflags = []
     if target == "cortex-m4":
-        apps.append(device_file(M4_STARTUP))
+        sources.append(device_file(M4_STARTUP))
         ldflags = [f"-T{device_file(M4_LINKER_SCRIPT)}", "--specs=rdimon.specs"]
+    name = Path(app).stem
     args = ["-f", str(folder / "Makefile"), f"TFLM_TREE={Path(tree).resolve()}",
-            f"TARGET={target}", f"OPT={opt}", f"BUILD={out_dir}", f"TFLM_LIB={lib}",
-            "APP_SRCS=" + " ".join(str(a) for a in apps), "LDFLAGS=" + " ".join(ldflags)]
+            f"TARGET={target}", f"OPT={opt}", f"BUILD={out_dir}", f"TFLM_LIB={lib}", f"APP={name}",
+            "APP_SRCS=" + " ".join(str(a) for a in sources), "LDFLAGS=" + " ".join(ldflags)]
     if cmsis_dsp is not None:
         args.append(f"CMSIS_DSP={Path(cmsis_dsp).resolve()}")
-    _make(args, f"building {folder.name} for {target}")
-    return out_dir / "kws_app"
+    _make(args, f"building {folder.name} with {name} for {target}")
+    return out_dir / name
 
 
 def cmsis_dsp_sources() -> Path | None:

@@ -75,6 +75,28 @@ def _read_profile(path: Path) -> tuple[dict[str, int], list[int], list[int]]:
     return profile, invokes, strides
 
 
+def _run(executable: str | os.PathLike, args: list[str], target: str,
+         timeout_s: float) -> subprocess.CompletedProcess:
+    cmd = qemu_command(executable, args) if target == "cortex-m4" else [str(executable), *args]
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as e:
+        raise BuildError(f"{Path(executable).name} did not finish in {timeout_s:.0f} s") from e
+    if result.returncode != 0:
+        raise BuildError(f"{Path(executable).name} on {target} exited with "
+                         f"{result.returncode}: {(result.stderr or result.stdout)[-2000:]}")
+    return result
+
+
+def run_probe(executable: str | os.PathLike, *, target: str,
+              timeout_s: float = 300) -> dict[str, int]:
+    """Runs the device probe (:data:`~firmware_export.device.build.PROBE`): ``arena_bytes``,
+    the smallest arena that allocates and invokes, and on the M4 ``frontend_heap_in_use_bytes``
+    and ``heap_arena_bytes`` (what the heap held after the front end's setup)."""
+    out = _run(executable, [], target, timeout_s).stdout
+    return {k: int(v) for k, v in (line.split() for line in out.splitlines() if line.strip())}
+
+
 def run_harness(executable: str | os.PathLike, wav: str | os.PathLike, exported: ExportedModel,
                 *, target: str, timeout_s: float = 900) -> DeviceRun:
     """Runs the harness built by :func:`firmware_export.device.build.build_harness` for the
@@ -84,15 +106,7 @@ def run_harness(executable: str | os.PathLike, wav: str | os.PathLike, exported:
     state_bytes = sum(exported.state_sizes)
     with tempfile.TemporaryDirectory(prefix="kws_run_") as tmp:
         outs = [Path(tmp) / n for n in ("trace.bin", "detections.txt", "profile.txt")]
-        args = [str(Path(wav).resolve()), *map(str, outs)]
-        cmd = qemu_command(executable, args) if target == "cortex-m4" else [str(executable), *args]
-        try:
-            result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
-        except subprocess.TimeoutExpired as e:
-            raise BuildError(f"{Path(executable).name} did not finish in {timeout_s:.0f} s") from e
-        if result.returncode != 0:
-            raise BuildError(f"{Path(executable).name} on {target} exited with "
-                             f"{result.returncode}: {(result.stderr or result.stdout)[-2000:]}")
+        _run(executable, [str(Path(wav).resolve()), *map(str, outs)], target, timeout_s)
         record = np.dtype([("time_ms", "<i8"), ("features", "i1", (feature_bytes,)),
                            ("scores", "i1", (score_bytes,)), ("state", "i1", (state_bytes,))])
         if outs[0].stat().st_size % record.itemsize:
