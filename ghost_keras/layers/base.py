@@ -121,10 +121,12 @@ class GhostCellBase(DropoutRNNCellMixin, BaseRandomLayer):
         self, inputs: tf.Tensor, state: tf.Tensor, training: Any
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """Applies (input) dropout and recurrent dropout, one mask each, training only."""
+        # With count=1 the mixin returns one [batch, width] mask (not a list): every example
+        # gets its own.
         if 0.0 < self.dropout < 1.0:
-            inputs = inputs * self.get_dropout_mask_for_cell(inputs, training, count=1)[0]
+            inputs = inputs * self.get_dropout_mask_for_cell(inputs, training)
         if 0.0 < self.recurrent_dropout < 1.0:
-            state = state * self.get_recurrent_dropout_mask_for_cell(state, training, count=1)[0]
+            state = state * self.get_recurrent_dropout_mask_for_cell(state, training)
         return inputs, state
 
     def _with_ghosts(self, h: tf.Tensor) -> tf.Tensor:
