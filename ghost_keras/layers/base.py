@@ -164,7 +164,9 @@ class GhostRNNBase(keras.layers.RNN):
     """Base of the Ghost RNN layers: a Keras ``RNN`` around a Ghost cell.
 
     Subclasses set ``cell_class``. Everything else (sequences, states, masking, stateful,
-    go_backwards, unroll, Bidirectional) is Keras' own RNN machinery.
+    go_backwards, unroll, Bidirectional) is Keras' own RNN machinery. ``unroll=None`` (the
+    default) lets the layer choose: :class:`~ghost_keras.layers.GhostGRU` unrolls short
+    sequences of a known length, the others loop.
     """
 
     cell_class: type[GhostCellBase]
@@ -176,7 +178,7 @@ class GhostRNNBase(keras.layers.RNN):
         return_state: bool = False,
         go_backwards: bool = False,
         stateful: bool = False,
-        unroll: bool = False,
+        unroll: bool | None = None,
         **kwargs: Any,
     ) -> None:
         base_keys = {
