@@ -90,3 +90,11 @@ def test_zero_output_for_mask_and_recurrent_dropout_fallback():
         out = layer(same, training=True).numpy()
         assert not np.allclose(out, layer(same).numpy())
         assert not np.allclose(out[0], out[1])  # each example has its own dropout mask
+
+
+@pytest.mark.parametrize("unroll", [None, False])
+def test_time_major_equals_cell_steps(unroll):
+    fast, slow = _pair({"ratio": 2}, return_sequences=True, time_major=True, unroll=unroll)
+    x = tf.constant(np.transpose(X, [1, 0, 2]))
+    mask = tf.constant(MASK.T)
+    np.testing.assert_allclose(fast(x, mask=mask).numpy(), slow(x, mask=mask).numpy(), atol=1e-5)
