@@ -93,7 +93,8 @@ DESCRIPTIONS = {
     "train_speed": (
         "Training step time on random 49×40 batches of 100 (the recurrence's cost, not the "
         "data pipeline's): GhostGRU against Keras' GRU of the same full width and of its "
-        "intrinsic width, in one process."),
+        "intrinsic width, and against its own cell run step by step (Keras' generic RNN), in "
+        "one process; best of interleaved rounds."),
 }
 
 #: Column order of each suite's table (the JSON files store keys sorted). Columns a result has

@@ -122,10 +122,12 @@ class GhostCellBase(DropoutRNNCellMixin, BaseRandomLayer):
         self, inputs: tf.Tensor, state: tf.Tensor, training: Any
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """Applies (input) dropout and recurrent dropout, one mask each, training only."""
+        # With count=1 the mixin returns one [batch, width] mask (not a list): every example
+        # gets its own.
         if 0.0 < self.dropout < 1.0:
-            inputs = inputs * self.get_dropout_mask_for_cell(inputs, training, count=1)[0]
+            inputs = inputs * self.get_dropout_mask_for_cell(inputs, training)
         if 0.0 < self.recurrent_dropout < 1.0:
-            state = state * self.get_recurrent_dropout_mask_for_cell(state, training, count=1)[0]
+            state = state * self.get_recurrent_dropout_mask_for_cell(state, training)
         return inputs, state
 
     def _with_ghosts(self, h: tf.Tensor) -> tf.Tensor:
@@ -163,7 +165,9 @@ class GhostRNNBase(keras.layers.RNN):
     """Base of the Ghost RNN layers: a Keras ``RNN`` around a Ghost cell.
 
     Subclasses set ``cell_class``. Everything else (sequences, states, masking, stateful,
-    go_backwards, unroll, Bidirectional) is Keras' own RNN machinery.
+    go_backwards, unroll, Bidirectional) is Keras' own RNN machinery. ``unroll=None`` (the
+    default) lets the layer choose: :class:`~ghost_keras.layers.GhostGRU` unrolls short
+    sequences of a known length, the others loop.
     """
 
     cell_class: type[GhostCellBase]
@@ -175,7 +179,7 @@ class GhostRNNBase(keras.layers.RNN):
         return_state: bool = False,
         go_backwards: bool = False,
         stateful: bool = False,
-        unroll: bool = False,
+        unroll: bool | None = None,
         **kwargs: Any,
     ) -> None:
         base_keys = {

@@ -24,6 +24,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from ghost_keras.layers.base import GhostCellBase, GhostRNNBase, expose_cell_options
+from ghost_keras.layers.gru_sequence import ghost_gru_sequence
 
 
 @keras.utils.register_keras_serializable(package="ghost_keras")
@@ -156,7 +157,10 @@ class GhostGRU(GhostRNNBase):
         return_state: Also return the last state (``[batch, units]``).
         go_backwards: Process the sequence backwards (used by ``Bidirectional``).
         stateful: Carry the last state of batch ``i`` into batch ``i`` of the next call.
-        unroll: Unroll the time loop (short sequences only).
+        unroll: Unroll the time loop. ``None`` (default): unroll when the sequence length is
+            known and at most :attr:`AUTO_UNROLL_STEPS` (on a 2-core CPU a training step on
+            49 frames took 10-25% less time than the loop; tracing takes a few seconds
+            longer), else loop.
         **kwargs: The cell's other options (activations, initializers, regularizers,
             constraints, ``use_bias``, ``dropout``, ``recurrent_dropout``) and the usual
             layer arguments (``name``, ``dtype``, ``activity_regularizer``...).
@@ -174,3 +178,49 @@ class GhostGRU(GhostRNNBase):
     """
 
     cell_class = GhostGRUCell
+    #: Longest sequence that ``unroll=None`` unrolls: a 1-s clip at a 10 ms stride fits.
+    AUTO_UNROLL_STEPS = 100
+
+    def call(
+        self,
+        inputs: tf.Tensor,
+        mask: tf.Tensor | None = None,
+        training: bool | None = None,
+        initial_state: Any = None,
+        constants: Any = None,
+    ) -> Any:
+        # The sequence path fuses the step's products (see gru_sequence); recurrent dropout
+        # masks the state inside those products, and ragged inputs and constants are rare:
+        # those keep Keras' generic path through the cell.
+        if (
+            isinstance(inputs, tf.RaggedTensor)
+            or constants is not None
+            or 0.0 < self.cell.recurrent_dropout < 1.0
+        ):
+            return super().call(inputs, mask, training, initial_state, constants)
+        inputs, initial_state, _ = self._process_inputs(inputs, initial_state, None)
+        self._maybe_reset_cell_dropout_mask(self.cell)
+        if mask is not None:
+            mask = tf.nest.flatten(mask)[0]
+        timesteps = inputs.shape[0] if self.time_major else inputs.shape[1]
+        unroll = self.unroll
+        if unroll is None:
+            unroll = timesteps is not None and timesteps <= self.AUTO_UNROLL_STEPS
+        elif unroll and timesteps is None:
+            raise ValueError("Cannot unroll a GhostGRU whose time dimension is undefined.")
+        last_output, outputs, state = ghost_gru_sequence(
+            self.cell,
+            inputs,
+            initial_state[0],
+            mask=mask,
+            training=training,
+            go_backwards=self.go_backwards,
+            unroll=unroll,
+            time_major=self.time_major,
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_sequences=self.return_sequences,
+        )
+        if self.stateful:
+            self.add_update([tf.compat.v1.assign(self.states[0], state)])
+        output = outputs if self.return_sequences else last_output
+        return [output, state] if self.return_state else output
