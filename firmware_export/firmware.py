@@ -138,11 +138,18 @@ def check_frontend_tables(tables: Mapping[str, np.ndarray], frontend: Mapping[st
         raise SettingsError(f"filter_coefs must have sum(filter_lengths) = {total} values")
 
 
-def _choose_arena(model: bytes, arena_bytes: int | None, margin: float) -> ArenaChoice:
+def _choose_arena(model: bytes, arena_bytes: int | None, margin: float,
+                  device: Mapping[str, int] | None) -> ArenaChoice:
     if arena_bytes is not None:
         if arena_bytes <= 0 or arena_bytes % 16:
             raise SettingsError(f"arena_bytes {arena_bytes} must be a positive multiple of 16")
         return ArenaChoice(arena_bytes=int(arena_bytes))
+    if device is not None:
+        return ArenaChoice(
+            arena_bytes=recommended_arena_bytes(device["arena_bytes"], margin),
+            measured_bytes=device["arena_bytes"], margin=margin, measured_on="cortex-m4",
+            frontend_heap_bytes=device.get("frontend_heap_in_use_bytes"),
+        )
     measured = measure_arena(model)
     return ArenaChoice(
         arena_bytes=recommended_arena_bytes(measured.smallest_bytes, margin),
@@ -171,31 +178,51 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
         "tflm.mk": "how the Makefile builds TFLM's library (TFLM's flags)",
     }
     fe = fs.frontend
+    heap = fs.arena.frontend_heap_bytes
     if fe["kind"] == "microfrontend":
         frontend_note = (f"TFLM microfrontend, {fe['window_ms']} ms window / {fe['stride_ms']} ms "
-                         f"stride, {fe['num_channels']} channels")
+                         f"stride, {fe['num_channels']} channels, with the training front end's "
+                         "window and filterbank tables (`frontend_tables.c`)")
+        frontend_tree = (
+            "# The microfrontend is not in create_tflm_tree.py's output: copy it into the tree.\n"
+            "cp -r tensorflow/lite/experimental/microfrontend/lib \\\n"
+            "  /path/tflm-tree/tensorflow/lite/experimental/microfrontend/")
+        frontend_make = ""
+        heap_text = (f"{heap:,} bytes, measured on a Cortex-M4" if heap is not None
+                     else "not measured for these settings (`ghost-kws firmware --tflm-tree` "
+                     "measures it on a Cortex-M4)")
         frontend_build = (
-            "The microfrontend is not part of TFLM's library build: add the `.c`/`.cc` files of "
-            "`tensorflow/lite/experimental/microfrontend/lib` (not `*_test.cc`, `*_io.c`, "
-            "`*_main.c`, `frontend_memmap_*`) and kissfft (`third_party/kissfft/kiss_fft.c`, "
-            "`tools/kiss_fftr.c`, include dir `third_party/kissfft`) to your build. "
-            "`FrontendPopulateState()` allocates its buffers with `malloc` once at setup."
+            "- The microfrontend: the `.c`/`.cc` files of "
+            "`tensorflow/lite/experimental/microfrontend/lib` (kissfft is compiled inside its "
+            "`kiss_fft_int16.cc`; include dir `third_party/kissfft`). `FrontendPopulateState()` "
+            f"takes its buffers from the heap with `malloc`, once in `KwsSetup()`: {heap_text}."
         )
     else:
         frontend_note = (f"CMSIS-DSP arm_mfcc_q15, {fe['window_ms']} ms window / {fe['stride_ms']}"
                          f" ms stride, FFT {fe['fft_length']}, {fe['num_channels']} mel filters, "
                          f"{fe['num_mfcc']} MFCCs")
+        frontend_tree = ""
+        frontend_make = " CMSIS_DSP=/path/CMSIS-DSP"
         frontend_build = (
-            "The MFCC front end needs CMSIS-DSP (github.com/ARM-software/CMSIS-DSP: "
-            "TransformFunctions and the functions they call, e.g. the `*Functions.c` bundles) "
-            "and `frontend_tables.c`."
+            "- The MFCC front end: CMSIS-DSP (github.com/ARM-software/CMSIS-DSP; the release the "
+            "`cmsisdsp` Python package that computed the training features was made from) with "
+            "`-DARM_MATH_LOOPUNROLL`, include dirs `Include` and `PrivateInclude`, sources: the "
+            "bundle files `Source/<X>/<X>.c` of TransformFunctions, CommonTables, "
+            "ComplexMathFunctions, StatisticsFunctions, BasicMathFunctions, MatrixFunctions, "
+            "FastMathFunctions and SupportFunctions, and `frontend_tables.c`. No heap."
         )
     arena = fs.arena
-    arena_note = (
-        f"smallest that worked on the host TFLM: {arena.measured_bytes}, plus "
-        f"{arena.margin:.0%} for CMSIS-NN scratch buffers and TFLM version drift, rounded up "
-        "to 16" if arena.measured_bytes is not None else "chosen by the caller"
-    )
+    if arena.measured_bytes is None:
+        arena_note = "chosen by the caller"
+    elif arena.measured_on == "cortex-m4":
+        arena_note = (f"smallest that allocated and invoked on a Cortex-M4 (QEMU mps2-an386): "
+                      f"{arena.measured_bytes}, plus {arena.margin:.0%} for other kernels and "
+                      "TFLM version drift, rounded up to 16")
+    else:
+        arena_note = (f"smallest that allocated and invoked on the 64-bit host TFLM: "
+                      f"{arena.measured_bytes}, plus {arena.margin:.0%}, rounded up to 16; a "
+                      "32-bit device needs less (its pointers are half as wide): "
+                      "`ghost-kws firmware --tflm-tree` measures it on a Cortex-M4")
     values = {
         "model_name": model_name,
         "file_table": "\n".join(f"| `{n}` | {descriptions.get(n, '')} |" for n in names),
@@ -207,6 +234,8 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
         "arena_note": arena_note,
         "frontend_note": frontend_note,
         "frontend_build": frontend_build,
+        "frontend_tree": frontend_tree,
+        "frontend_make": frontend_make,
         "labels": ", ".join(f"`{label}`" for label in fs.labels),
         "ignored": ", ".join(f"`{label}`" for label in fs.ignore_labels) or "none",
         "average_window_ms": str(fs.recognizer["average_window_ms"]),
@@ -231,13 +260,15 @@ def render_firmware_files(
     frontend_tables: Mapping[str, np.ndarray] | None = None,
     arena_margin: float = ARENA_MARGIN,
     model_name: str = "ghost-keras KWS model",
+    device: Mapping[str, int] | None = None,
 ) -> tuple[dict[str, bytes], TfliteModelInfo, FirmwareSettings]:
     """Every file of the folder as ``{name: bytes}``, without writing anything."""
     data = load_model_bytes(model)
     info = read_tflite(data)
     validate_c_identifier(array_name)
     ops_header = render_model_ops_header(info.ops)  # fails early on an op TFLM lacks
-    fs = build_settings(settings, info, _choose_arena(data, arena_bytes, arena_margin), array_name)
+    fs = build_settings(settings, info, _choose_arena(data, arena_bytes, arena_margin, device),
+                        array_name)
 
     texts: dict[str, str] = {}
     model_src = render_model_data(data, array_name)
@@ -275,8 +306,9 @@ def _manifest(files: Mapping[str, bytes], model: bytes, info: TfliteModelInfo,
         "generator": "ghost-keras firmware_export",
         "model": {"sha256": hashlib.sha256(model).hexdigest(), "bytes": len(model),
                   "array_name": array_name, "ops": list(info.ops)},
-        "arena": {"arena_bytes": fs.arena.arena_bytes, "host_min_bytes": fs.arena.measured_bytes,
-                  "recorded_bytes": fs.arena.recorded_bytes, "margin": fs.arena.margin},
+        "arena": {"arena_bytes": fs.arena.arena_bytes, "min_bytes": fs.arena.measured_bytes,
+                  "measured_on": fs.arena.measured_on, "recorded_bytes": fs.arena.recorded_bytes,
+                  "margin": fs.arena.margin, "frontend_heap_bytes": fs.arena.frontend_heap_bytes},
         "tensors": {"features": tensor(fs.roles.features), "scores": tensor(fs.roles.scores),
                     "states": [[tensor(i), tensor(o)] for i, o in fs.roles.states]},
         "labels": list(fs.labels),
@@ -307,12 +339,16 @@ def write_firmware_folder(
     frontend_tables: Mapping[str, np.ndarray] | None = None,
     arena_margin: float = ARENA_MARGIN,
     model_name: str = "ghost-keras KWS model",
+    device: Mapping[str, int] | None = None,
 ) -> FirmwareFolder:
     """Writes the firmware folder for a converted int8 model and returns what it wrote.
 
     ``settings``: see :func:`firmware_export.model_settings.build_settings`. ``arena_bytes``:
     the tensor arena for the device (a multiple of 16); None measures the smallest arena that
-    works on the host TFLM and adds ``arena_margin``. ``frontend_tables``: the
+    works on the host TFLM and adds ``arena_margin``. ``device``: what
+    :func:`firmware_export.device.measure_on_device` measured on the 32-bit target
+    (``arena_bytes``, ``frontend_heap_in_use_bytes``); the arena is then sized from it.
+    ``frontend_tables``: the
     ``make_frontend(config).c_tables()`` dict of the front end the model was trained on (names
     in :func:`frontend_table_spec`). Files a previous run wrote into ``out_dir`` (per its manifest) and
     this one does not are removed; nothing else in ``out_dir`` is touched.
@@ -320,6 +356,7 @@ def write_firmware_folder(
     files, info, fs = render_firmware_files(
         tflite_path_or_bytes, settings, array_name, arena_bytes,
         frontend_tables=frontend_tables, arena_margin=arena_margin, model_name=model_name,
+        device=device,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

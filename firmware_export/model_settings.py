@@ -64,10 +64,16 @@ class ArenaChoice:
 
     arena_bytes: int
     measured_bytes: int | None = None
-    """Smallest arena that worked on the host TFLM (None: the caller gave ``arena_bytes``)."""
+    """Smallest arena that allocated and invoked where it was measured (None: the caller gave
+    ``arena_bytes``)."""
     recorded_bytes: int | None = None
-    """RecordingMicroAllocator total at that size."""
+    """RecordingMicroAllocator total at that size (host only)."""
     margin: float | None = None
+    measured_on: str = "host"
+    """``host``: the 64-bit tflite-micro wheel, an upper bound for a 32-bit device (pointers are
+    twice as wide); ``cortex-m4``: the device itself, under QEMU (:mod:`firmware_export.device`)."""
+    frontend_heap_bytes: int | None = None
+    """Heap the front end holds after its setup, measured on the Cortex-M4 (None: not measured)."""
 
 
 @dataclass(frozen=True)
@@ -473,14 +479,17 @@ def _macros(sample_rate, labels, ignore, roles, fe, frames_per_input, frames_per
             _list("KWS_STATE_BYTES", [str(i.nbytes) for i, _ in roles.states]),
             _list("KWS_STATE_ZERO_POINTS", [_paren(str(i.zero_point)) for i, _ in roles.states]),
         ]
+    where = {"host": "host (64-bit) TFLM", "cortex-m4": "Cortex-M4"}[arena.measured_on]
     arena_note = (
-        f"host TFLM minimum {arena.measured_bytes} + {arena.margin:.0%}, rounded up to 16"
+        f"{where} minimum {arena.measured_bytes} + {arena.margin:.0%}, rounded up to 16"
         if arena.measured_bytes is not None else "given by the caller"
     )
     m += [_i("KWS_TENSOR_ARENA_BYTES", arena.arena_bytes, arena_note)]
     if arena.measured_bytes is not None:
-        m += [_i("KWS_TENSOR_ARENA_HOST_MIN_BYTES", arena.measured_bytes,
-                 "smallest arena that allocated + invoked on the host (64-bit) TFLM")]
+        name = {"host": "KWS_TENSOR_ARENA_HOST_MIN_BYTES",
+                "cortex-m4": "KWS_TENSOR_ARENA_M4_MIN_BYTES"}[arena.measured_on]
+        m += [_i(name, arena.measured_bytes,
+                 f"smallest arena that allocated + invoked on the {where}")]
     if arena.recorded_bytes is not None:
         m += [_i("KWS_TENSOR_ARENA_RECORDED_BYTES", arena.recorded_bytes,
                  "RecordingMicroAllocator total (no temporaries)")]

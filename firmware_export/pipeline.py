@@ -132,15 +132,31 @@ def firmware_settings(frontend: dict[str, Any], labels: list[str], exported: dic
 
 def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
                        array_name: str = "g_kws_model",
-                       recognizer: dict[str, Any] | None = None) -> FirmwareFolder:
-    """Writes the firmware folder of a run, exporting it first if that was not done yet."""
+                       recognizer: dict[str, Any] | None = None,
+                       tflm_tree: str | Path | None = None) -> FirmwareFolder:
+    """Writes the firmware folder of a run, exporting it first if that was not done yet.
+
+    ``tflm_tree``: a Cortex-M4 TFLM tree (``create_tflm_tree.py`` output); when given, the
+    arena in ``model_settings.h`` is sized from the smallest arena that works on a Cortex-M4
+    (built with the folder's Makefile and run under QEMU: needs arm-none-eabi-g++ and
+    qemu-system-arm), and the README gives the front end's heap measured there.
+    """
     run_dir = Path(run_dir)
     export_dir = run_dir / "export"
     if not (export_dir / TFLITE_FILE).is_file() or not (export_dir / EXPORT_JSON).is_file():
         export_run(run_dir)
     info = json.loads((export_dir / EXPORT_JSON).read_text())
     settings = firmware_settings(info["frontend"], info["labels"], info["model"], recognizer)
-    frontend = make_frontend(FrontendConfig.from_dict(info["frontend"]))
-    tables = frontend.c_tables() or None
+    frontend_config = FrontendConfig.from_dict(info["frontend"])
+    tables = make_frontend(frontend_config).c_tables()
+    folder = write_firmware_folder(export_dir / TFLITE_FILE, settings, out_dir,
+                                   array_name=array_name, frontend_tables=tables)
+    if tflm_tree is None:
+        return folder
+    from firmware_export.device.build import cmsis_dsp_sources
+    from firmware_export.device.run import measure_on_device
+
+    cmsis = cmsis_dsp_sources() if frontend_config.kind != "microfrontend" else None
+    device = measure_on_device(folder.path, tflm_tree, cmsis_dsp=cmsis)
     return write_firmware_folder(export_dir / TFLITE_FILE, settings, out_dir,
-                                 array_name=array_name, frontend_tables=tables)
+                                 array_name=array_name, frontend_tables=tables, device=device)

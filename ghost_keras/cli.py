@@ -84,8 +84,11 @@ def _cmd_firmware(args: argparse.Namespace) -> int:
     from firmware_export.pipeline import write_run_firmware
 
     folder = write_run_firmware(args.run_dir, args.out, array_name=args.array_name,
-                                recognizer=_recognizer_settings(args))
-    print(f"firmware folder {folder.path}:")
+                                recognizer=_recognizer_settings(args), tflm_tree=args.tflm_tree)
+    arena = folder.settings.arena
+    print(f"firmware folder {folder.path} (tensor arena {arena.arena_bytes:,} B, from the "
+          f"{'Cortex-M4' if arena.measured_on == 'cortex-m4' else '64-bit host'} minimum "
+          f"{arena.measured_bytes:,} B + {arena.margin:.0%}):")
     for f in folder.files:
         print(f"  {f.name:28s} {f.size_bytes:>9,} B")
     return 0
@@ -231,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probability", type=float,
                    help="the recognizer's detection threshold (default 0.8); pick the operating "
                         "point from `ghost-kws stream-eval`'s DET curve")
+    p.add_argument("--tflm-tree", help="a Cortex-M4 TFLM tree (create_tflm_tree.py output): "
+                   "size the arena by running the model on a Cortex-M4 under QEMU (needs "
+                   "arm-none-eabi-g++ and qemu-system-arm); default: measured on the host")
     p.set_defaults(func=_cmd_firmware)
 
     p = sub.add_parser("demo", help="the whole chain: data, train, QAT, int8 export on TFLM, "

@@ -125,3 +125,15 @@ def run_harness(executable: str | os.PathLike, wav: str | os.PathLike, exported:
         run.invoke_instructions = np.rint(np.asarray(invokes) * per_tick).astype(np.int64)
         run.stride_instructions = np.rint(np.asarray(strides) * per_tick).astype(np.int64)
     return run
+
+
+def measure_on_device(folder: str | os.PathLike, tree: str | os.PathLike, *,
+                      cmsis_dsp: str | os.PathLike | None = None) -> dict[str, int]:
+    """Builds ``folder``'s device probe against a Cortex-M4 TFLM tree and runs it under QEMU:
+    the smallest arena in which the model allocates and invokes on the 32-bit target
+    (``arena_bytes``) and the front end's heap after setup (``frontend_heap_in_use_bytes``)."""
+    from .build import PROBE, build_app
+
+    with tempfile.TemporaryDirectory(prefix="kws_probe_") as tmp:
+        probe = build_app(folder, tree, tmp, "cortex-m4", app=PROBE, cmsis_dsp=cmsis_dsp)
+        return run_probe(probe, target="cortex-m4")
