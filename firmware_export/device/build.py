@@ -113,10 +113,13 @@ def tflm_library(tree: str | os.PathLike, target: str = "host", opt: str = "-O2"
 
 def build_app(folder: str | os.PathLike, tree: str | os.PathLike, out_dir: str | os.PathLike,
               target: str = "host", *, app: str = HARNESS,
-              cmsis_dsp: str | os.PathLike | None = None, opt: str = "-O2") -> Path:
+              cmsis_dsp: str | os.PathLike | None = None, opt: str = "-O2",
+              arena_bytes: int | None = None) -> Path:
     """Builds ``folder`` with its Makefile, linked with ``app`` (the WAV harness or the device
     probe of this package), into ``out_dir``; returns the executable (an ELF for QEMU on the
-    M4). Several apps can share one ``out_dir``: the folder's objects are built once."""
+    M4). Several apps can share one ``out_dir``: the folder's objects are built once.
+    ``arena_bytes`` overrides the header's arena (a folder sized for a 32-bit device needs more
+    on a 64-bit host)."""
     folder, out_dir = Path(folder).resolve(), Path(out_dir).resolve()
     lib = tflm_library(tree, target, opt)
     sources = [device_file(app)]
@@ -130,6 +133,8 @@ def build_app(folder: str | os.PathLike, tree: str | os.PathLike, out_dir: str |
             "APP_SRCS=" + " ".join(str(a) for a in sources), "LDFLAGS=" + " ".join(ldflags)]
     if cmsis_dsp is not None:
         args.append(f"CMSIS_DSP={Path(cmsis_dsp).resolve()}")
+    if arena_bytes is not None:
+        args.append(f"KWS_DEFINES=-DKWS_TENSOR_ARENA_BYTES={int(arena_bytes)}")
     _make(args, f"building {folder.name} with {name} for {target}")
     return out_dir / name
 
