@@ -51,7 +51,8 @@ from ghost_keras.fileio import atomic_write_json, atomic_write_text
 SHARED_DATA = Path(os.environ.get(
     "GHOST_KERAS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
-#: The GhostRNN paper's and Hello Edge's published KWS figures (design note sections 1-2),
+#: The GhostRNN paper's (Zhou et al., Interspeech 2023, arXiv 2411.14489) and Hello Edge's
+#: (Zhang et al. 2017, arXiv 1711.07128) published KWS figures,
 #: shown beside ours. Hello Edge: Speech Commands v1, 12 labels, 10 MFCC.
 PUBLISHED = {
     "gru_S": "Hello Edge GRU-S: 93.5% (78,090 params, 1.90M MACs, 25 frames)",

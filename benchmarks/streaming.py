@@ -1,4 +1,5 @@
-"""The ``streaming`` suite: keyword spotting on continuous audio (issue 9).
+"""The ``streaming`` suite: keyword spotting on continuous audio (docs/design.md, "Always
+listening").
 
 GRU-S, GhostGRU-S (ratio 2) and DS-CNN-S on one long stream of test-split speakers, scored the
 way the device runs them (:func:`firmware_export.stream.stream_eval`: front end run
@@ -127,7 +128,9 @@ def _summary_rows(name: str, training: str, result: dict[str, Any]) -> list[dict
 
 
 def _checks(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The issue's acceptance for GhostGRU-S int8 stream-trained, carried state."""
+    """Checks of GhostGRU-S r2, stream-trained, int8 on TFLM with its state carried: FRR at most
+    the windowed re-run's at 1/5/20 FA/h, its compute against that re-run's, and the first
+    against the last tenth of the stream (drift)."""
     def find(training: str, scorer: str) -> dict[str, Any] | None:
         return next((r for r in rows if r["model"] == "ghost_gru_S_r2"
                      and r["training"] == training and r["scorer"] == scorer), None)

@@ -1,12 +1,15 @@
 """The main job in one call: data -> train -> QAT -> int8 export verified on TFLM -> firmware.
 
 With no data folder it synthesizes the offline keyword set (eSpeak NG), so it runs on a fresh
-machine with no download. ``ghost-kws demo`` prints a summary like:
+machine with no download. ``ghost-kws demo`` prints a summary like this one (the README's, from
+this project's 2-core CI machine; the full log also has the Keras progress):
 
-    GhostGRU-S (ratio 2) on synthetic speech, 12 labels
-    float test accuracy 81.0% | QAT 80.4% | int8 on TFLM 80.4% (agreement with QAT 99.6%)
-    model 27,536 B flash | TFLM arena 8,592 B | 45,661 MACs per 20 ms frame
+    ghost_gru-S on synthetic speech (eSpeak NG), 120 test clips
+    float test accuracy 74.2% | QAT 75.0% | int8 on TFLM 74.2% (top-1 agreement with the qat model 99.2%)
+    model 63,344 B flash | TFLM arena 6,704 B (header 7,376 B) | 53,142 params | 52,591 MACs per frame | 38 us per invoke on this host
+    plots: runs/demo/learning_curves.png, runs/demo/confusion_matrix.png
     firmware folder: runs/demo/firmware
+    wall time 2.3 min
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Keyword-spotting model builders: GRU / GhostGRU / LSTM / GhostLSTM / DS-CNN at S, M, L.
 
-Sizes follow Hello Edge (Zhang et al. 2017; see the design note): GRU-S/M/L have 154/250/400
+Sizes follow Hello Edge (Zhang et al. 2017, arXiv 1711.07128): GRU-S/M/L have 154/250/400
 units, DS-CNN-S/M/L 64/172/276 filters. Keras' LSTM has no projection or peepholes, so the LSTM
 sizes are the widths whose parameter count matches Hello Edge's LSTM-S (78.5k) and GRU-M/L on
 10 MFCC inputs. Every builder takes ``(frames, features)`` and returns logits over the labels.

@@ -1,6 +1,7 @@
 """Efficiency accounting: parameters, int8 bytes, MACs and recurrent state of a KWS model.
 
-Counting conventions (those of Hello Edge, so figures compare with the design note):
+Counting conventions (those of Hello Edge, so figures compare with its published ones;
+docs/design.md, "Parameters and MACs"):
 - MACs are the multiply-accumulates of matrix products and convolutions; element-wise gate
   arithmetic, activations, pooling and batch norm (folded into the convolution on export) are
   not counted.

@@ -1,9 +1,10 @@
-"""Step models trained to be read at every frame, on long audio (design note section 7).
+"""Step models trained to be read at every frame, on long audio.
 
 A recurrent model trained on 1-s clips is only ever asked for an answer at the end of a clip,
 from a zero state. On the device it is read at every 20-ms frame with its state carried for
 hours: mid-word, just after a word, in long noise. Measured here, that is where a clip-trained
-GRU false-accepts. :func:`stream_train` fine-tunes a clip-trained recurrent run for that use:
+GRU false-accepts (docs/design.md, "Always listening"). :func:`stream_train` fine-tunes a
+clip-trained recurrent run for that use:
 
 - **Audio like the device hears it**: long streams built from the run's *training* split with
   :func:`ghost_keras.data.long_stream.make_long_stream` (keywords, unknown words and silence
@@ -17,9 +18,10 @@ GRU false-accepts. :func:`stream_train` fine-tunes a clip-trained recurrent run 
   averaging window, so a confident model's averaged score reaches 1 just as the window fills.
 - **Long sequences**: the features are cut into chunks of ``chunk_frames`` (default 15 s),
   each starting from a zero state at a random place in the stream, so the model learns to
-  answer and to forget inside one sequence. Measured on GhostGRU-S (60-min test stream, int8
-  on TFLM): 15-s chunks gave FRR 0.88/0.78/0.64 at 1/5/20 false accepts per hour, 5-s chunks
-  0.88/0.86/0.68, and a 0.5-s hold instead of 1 s 0.92/0.86/0.71 (issue 9 note).
+  answer and to forget inside one sequence. Measured on GhostGRU-S r2 (60-min test stream,
+  int8 on TFLM): 15-s chunks gave FRR 0.88/0.78/0.64 at 1/5/20 false accepts per hour (the
+  ``streaming`` suite in docs/results.md), 5-s chunks 0.88/0.86/0.68, and a 0.5-s hold instead
+  of 1 s 0.92/0.86/0.71 (runs made while choosing these defaults).
 
 The result is a normal run folder: ``model.keras`` is the clip-shaped model (same weights: the
 head reads the last state) so evaluate, export, firmware and stream-eval work on it unchanged;

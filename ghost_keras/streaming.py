@@ -3,7 +3,7 @@
 A microcontroller runs a recurrent KWS model one frame per stride, carrying the state between
 calls. :func:`step_model` rebuilds a trained sequence model as that single step, sharing its
 weights: inputs ``[frame, state_1, ...]``, outputs ``[logits, new_state_1, ...]`` (external
-state, the form TFLM runs: see the design note, sections 3 and 5).
+state, the form TFLM runs: see docs/design.md, "The step model").
 
 Example:
 

@@ -77,6 +77,6 @@ def test_recognizer_on_tflm_finds_keywords_in_a_long_real_stream(real_run, tmp_p
     assert result["targets"] == len(keywords) >= 20
     # Most keywords are found with the right label within [start, end + 1 s], and most
     # detections are such hits. A clip-trained model read at every frame still false-accepts
-    # in gaps (design note, section 7), so this is no claim of a low FA rate.
+    # in gaps (docs/design.md, "Always listening"), so this is no claim of a low FA rate.
     assert result["hits"] >= 0.5 * len(keywords), result
     assert result["hits"] > 0.5 * result["detections"], result

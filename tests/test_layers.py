@@ -38,7 +38,7 @@ def test_ratio_one_equals_keras_lstm():
 
 
 def _numpy_ghost_gru(x, kernel, rec, bias, gk, gb, m):
-    """The GhostRNN cell equations of the design note, written out in numpy."""
+    """The Ghost GRU cell equations (docs/design.md, "The Ghost cells"), written out in numpy."""
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     units = rec.shape[0]
     state = np.zeros((x.shape[0], units), np.float32)
@@ -53,7 +53,7 @@ def _numpy_ghost_gru(x, kernel, rec, bias, gk, gb, m):
     return state
 
 
-def test_ghost_gru_matches_design_note_equations():
+def test_ghost_gru_matches_the_cell_equations():
     keras.utils.set_random_seed(3)
     layer = GhostGRU(12, ratio=3, bias_initializer="random_normal")
     out = layer(X).numpy()

@@ -1,4 +1,5 @@
-"""Per-frame training on long audio (ghost_keras.stream_training, issue 9 item 3)."""
+"""Per-frame training on long audio (ghost_keras.stream_training; docs/design.md, "Always
+listening")."""
 
 from __future__ import annotations
 

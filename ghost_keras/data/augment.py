@@ -4,7 +4,7 @@ The recipe is Hello Edge's (= TensorFlow speech_commands'): a random time shift 
 +-100 ms with zero padding, and background noise mixed into 80% of training clips at a volume
 drawn from [0, 0.1]; silence examples are background noise at a volume drawn from [0, 1].
 Added here: a chosen-SNR mixing mode, an optional random gain, and the *context*: the audio the
-device's stateful microfrontend heard before the clip (design note section 7), which is the
+device's stateful microfrontend heard before the clip (docs/design.md, "Front ends"), which is the
 noise that continues into the clip.
 
 All functions work on float32 audio in [-1, 1] (see :func:`~ghost_keras.data.audio.to_float`).

@@ -1,8 +1,8 @@
 """Long test streams: keywords, unknown words and silence at random gaps in background noise.
 
-The streaming counterpart of a clip test set (design note section 7; TensorFlow speech_commands'
-``generate_streaming_test_wav.py``): one long WAV the device front end and model run over
-continuously, and its ground truth, a CSV ``label,start,end`` (seconds).
+The streaming counterpart of a clip test set (docs/design.md, "Always listening"; TensorFlow
+speech_commands' ``generate_streaming_test_wav.py``): one long WAV the device front end and
+model run over continuously, and its ground truth, a CSV ``label,start,end`` (seconds).
 
 How a stream is built (:func:`make_long_stream`), everything drawn from one seeded Generator:
 

@@ -5,7 +5,7 @@ and silence examples in TensorFlow speech_commands' proportions (a percentage of
 count, rounded up). Then every example is rendered
 (:func:`~ghost_keras.data.augment.render_example`) and featurized by the front end after
 ``context_seconds`` of background noise, because the device's microfrontend is stateful and
-has been running for minutes (design note section 7).
+has been running for minutes (docs/design.md, "Front ends").
 
 - validation / test: rendered without augmentation, featurized once, kept in memory and (with
   ``cache_dir``) on disk, keyed by a hash of everything that determines them.

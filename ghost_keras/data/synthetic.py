@@ -4,7 +4,9 @@ This is the *embedded default* of ghost-keras: someone with no dataset and no in
 still run the whole chain (features, training, quantization, firmware export) on it. It is
 not a substitute for real speech when measuring accuracy: eSpeak NG is a formant synthesizer,
 its voices are far less varied than people, and an independent recogniser understands its
-renders noticeably worse than real or better-synthesized speech (design note, section 6).
+renders noticeably worse than real or better-synthesized speech (measured while this module was
+written, pocketsphinx on a 35-word choice: 54-77% of clean renders recognised for eSpeak NG's
+accents, 80-100% for flite's voices).
 
 What :func:`generate_dataset` writes (the layout of Speech Commands v2, so every loader that
 reads the real dataset reads this one)::

@@ -1,7 +1,7 @@
 """Features of a long stream, computed the way the device computes them.
 
 The front end runs once, continuously, over the whole stream (its noise estimate and gain go on
-adapting, design note section 7), and each frame gets the firmware's timestamp. Training on
+adapting; docs/design.md, "Front ends"), and each frame gets the firmware's timestamp. Training on
 long audio (:mod:`ghost_keras.stream_training`) and evaluating on it
 (:mod:`firmware_export.stream`) both use these two functions, so the frames and times a model
 is trained on are the ones it is scored on.
