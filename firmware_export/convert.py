@@ -1,7 +1,7 @@
 """Keras KWS model -> full-int8 TFLite model that TFLite Micro runs.
 
 Recurrent models become a **step model** (one feature frame + the state in, scores + the new
-state out; design note section 5): ~20 ops and a few KB of arena, where the whole unrolled
+state out; docs/design.md, "The step model"): ~20 ops and a few KB of arena, where the whole unrolled
 sequence would need ~1,000 ops and hundreds of KB. Window models (DS-CNN) are converted whole.
 
 Every conversion goes through the quantized graph of :mod:`ghost_keras.quantization`: a QAT

@@ -1,6 +1,6 @@
 """Streaming evaluation on long audio: the exported int8 model on TFLM, run as the firmware does.
 
-What happens to a long WAV (design note section 7):
+What happens to a long WAV (docs/design.md, "Always listening"):
 
 1. **Front end, once, continuously**: ``make_frontend(cfg).compute(audio)`` over the whole
    stream, so the stateful microfrontend's noise estimate and gain run on for minutes as on the

@@ -89,7 +89,7 @@ def tiny_model() -> bytes:
     """A GRU-like int8 step model: inputs ``frame`` [1,10] and ``state`` [1,16]; outputs
     ``scores`` [1,4] (softmax) and ``new_state`` [1,16]. The state is wrapped in a fixed
     fake-quant range [-1, 127/128] going in and out, so both ends get scale 1/128, zero point 0
-    (docs/ghostrnn.md section 5). The converter orders the tensors state-first."""
+    (docs/design.md, "The state in a fixed int8 range"). The converter orders the tensors state-first."""
     import tensorflow as tf
     import tf_keras as keras
 
