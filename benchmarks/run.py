@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import ghost_keras  # noqa: F401  (tf-keras before TensorFlow)
+from benchmarks import device_cost
 from ghost_keras.fileio import atomic_write_json, atomic_write_text
 
 SHARED_DATA = Path(os.environ.get(
@@ -456,10 +457,24 @@ def suite_deploy(out: Path, quick: bool, data: DataChoice, seeds: int | None,
         raise SystemExit(f"no exported runs under {out / 'runs'}: run the paper suite with "
                          f"--out {out} first (or use --quick)")
     repeats = 50 if tiny_mode(quick) else 200 if quick else 1000
+    trees = device_cost.tflm_trees()
+    wav = None
+    if trees is None:
+        print("deploy: no TFLM trees (set GHOST_KERAS_TFLM_TREES): no Cortex-M4 figures",
+              flush=True)
+    else:
+        wav = device_cost.speech_wav(SHARED_DATA / "speech_commands_v2_test12_dev",
+                                     5 if quick else 20, out / "device_speech.wav")
     rows, details = [], []
     for model in dict.fromkeys(r.model for r in runs):
         run = next(r for r in runs if r.model == model)
         row = deploy_row(run, repeats)
+        if trees is not None:
+            print(f"deploy: {model} on the Cortex-M4 (QEMU)", flush=True)
+            m4 = device_cost.device_cost(run.path, wav, trees)
+            for kernels in device_cost.KERNELS:
+                for key, value in m4[kernels].items():
+                    row[f"m4_{kernels}_{key}"] = value
         print(json.dumps(row), flush=True)
         rows.append(row)
         report = json.loads((run.path / "export" / "export.json").read_text())["report"]
@@ -474,7 +489,13 @@ def suite_deploy(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                      "is 49 invokes; window models (ds_cnn): one invoke per decision, re-run "
                      "every 5 frames when deployed. window_macs_per_s: the whole 49-frame "
                      "window recomputed at every 20 ms stride. Host times are TFLM reference "
-                     "kernels on this PC, a relative measure only.")}
+                     "kernels on this PC, a relative measure only. m4_*: the firmware folder "
+                     "on a Cortex-M4 under QEMU (benchmarks/device_cost.py): executed "
+                     "instructions (not cycles) per Invoke() and per 20 ms stride (front end "
+                     "+ invoke + recognizer; medians, window models invoke every 5th stride: "
+                     "see the _mean column), flash = text + data and static RAM = data + bss "
+                     "of the whole test firmware, heap = the front end's, arena = smallest "
+                     "that allocates and invokes on the M4.")}
 
 
 # -- redundancy ------------------------------------------------------------------------------

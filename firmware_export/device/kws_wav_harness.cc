@@ -7,7 +7,7 @@
 //
 // TRACE.bin: per Invoke(), int64 time_ms then the feature input, scores and new state bytes.
 // DETECTIONS.txt: "time_ms label score" per detection. PROFILE.txt: setup figures and, on the
-// M4, SysTick ticks per Invoke() and per stride (see firmware_export/device/profile.py).
+// M4, SysTick ticks per Invoke() and per stride (m4_ticks.h).
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,8 @@
 
 #if defined(__arm__)
 #include <malloc.h>
+
+#include "m4_ticks.h"
 #define KWS_HARNESS_TICKS 1
 #endif
 
@@ -72,34 +74,9 @@ bool OpenWav(const char* path) {
 }
 
 #if KWS_HARNESS_TICKS
-// SysTick counts down from 2^24 - 1 at the core clock. Under qemu-system-arm -icount shift=0
-// every instruction is one nanosecond of virtual time, so ticks convert to instructions
-// (PROFILE.txt gives the factor, measured on a loop of known length).
-volatile uint32_t* const kSysTick = reinterpret_cast<volatile uint32_t*>(0xE000E010);
-constexpr uint32_t kTickMask = 0xFFFFFF;
-
-void StartTicks() {
-  kSysTick[0] = 0;          // CTRL: off
-  kSysTick[1] = kTickMask;  // LOAD
-  kSysTick[2] = 0;          // VAL
-  kSysTick[0] = 5;          // CTRL: processor clock, on, no interrupt
-}
-
-uint32_t Ticks() { return kSysTick[2]; }
-uint32_t Elapsed(uint32_t start) { return (start - Ticks()) & kTickMask; }
-
-// Ticks for a loop of exactly 2 * n + 1 instructions (subs, bne per iteration; one mov).
-uint32_t CalibrationTicks(uint32_t n) {
-  const uint32_t start = Ticks();
-  __asm__ volatile(
-      "mov r0, %0\n"
-      "1: subs r0, r0, #1\n"
-      "bne 1b\n"
-      :
-      : "r"(n)
-      : "r0", "cc");
-  return Elapsed(start);
-}
+using kws_device::Elapsed;
+using kws_device::kTickMask;
+using kws_device::Ticks;
 
 uint32_t g_invoke_start = 0;
 uint32_t g_hook_ticks = 0;  // spent in KwsAfterInvoke's recording, not in the firmware
@@ -169,10 +146,11 @@ int main(int argc, char** argv) {
     return 1;
   }
 #if KWS_HARNESS_TICKS
-  StartTicks();
-  const uint32_t n = 100000;
-  fprintf(g_profile, "calibration_instructions %lu\n", static_cast<unsigned long>(2 * n + 1));
-  fprintf(g_profile, "calibration_ticks %lu\n", static_cast<unsigned long>(CalibrationTicks(n)));
+  kws_device::StartTicks();
+  fprintf(g_profile, "calibration_instructions %lu\n",
+          static_cast<unsigned long>(kws_device::kCalibrationInstructions));
+  fprintf(g_profile, "calibration_ticks %lu\n",
+          static_cast<unsigned long>(kws_device::CalibrationTicks()));
 #endif
   if (!KwsSetup()) {
     Fail("KwsSetup() failed");

@@ -97,6 +97,17 @@ def run_probe(executable: str | os.PathLike, *, target: str,
     return {k: int(v) for k, v in (line.split() for line in out.splitlines() if line.strip())}
 
 
+def operator_instructions(probe: dict[str, int]) -> list[tuple[str, int]]:
+    """``(op name, instructions)`` per operator of one Invoke(), in graph order, from a
+    :func:`run_probe` result on the M4."""
+    rows = []
+    for key, value in probe.items():
+        if key.startswith("op_instructions_"):
+            index, name = key[len("op_instructions_"):].split("_", 1)
+            rows.append((int(index), name, value))
+    return [(name, value) for _, name, value in sorted(rows)]
+
+
 def run_harness(executable: str | os.PathLike, wav: str | os.PathLike, exported: ExportedModel,
                 *, target: str, timeout_s: float = 900) -> DeviceRun:
     """Runs the harness built by :func:`firmware_export.device.build.build_harness` for the
