@@ -21,17 +21,6 @@ from pathlib import Path
 from typing import Sequence
 
 
-def _import_tensorflow_quietly() -> None:
-    """Imports TensorFlow without its C++ start-up lines (oneDNN, CUDA probing): they are
-    printed before TensorFlow reads its log-level variable, so no setting hides them."""
-    from ghost_keras.quiet import filtered_c_stderr
-
-    with filtered_c_stderr():
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-
-
 #: ``ghost_keras.models.ARCHITECTURES``' names, spelled out so that parsing the arguments needs
 #: no TensorFlow (a test keeps the two equal).
 ARCH_NAMES = ("ds_cnn", "ghost_gru", "ghost_lstm", "gru", "lstm")
@@ -289,10 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     # Parsed before TensorFlow loads (6-7 s of CPU), so --help and usage errors answer at once.
     args = build_parser().parse_args(argv)
-    import ghost_keras  # noqa: F401  (selects tf-keras before TensorFlow loads)
+    from ghost_keras.quiet import import_tensorflow_quietly
 
     try:
-        _import_tensorflow_quietly()
+        import_tensorflow_quietly()
         return args.func(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"ghost-kws {args.command}: error: {error}", file=sys.stderr)
