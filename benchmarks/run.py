@@ -125,6 +125,12 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def progress(message: str) -> None:
+    """A timestamped line on stderr, flushed at once: one run takes minutes to an hour, and its
+    result row (stdout) comes only when it has finished."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     return (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
 
@@ -154,10 +160,13 @@ def _reusable(run_dir: Path, config: Any) -> bool:
 
 def _train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: DataChoice,
                epochs: int, qat_epochs: int, learning_rates: list[float],
-               resume: bool = False) -> dict[str, Any]:
+               resume: bool = False, tag: str = "") -> dict[str, Any]:
+    """Trains, quantizes and exports one run; ``tag`` (e.g. ``paper 3/15``) heads its progress
+    lines."""
     from firmware_export.pipeline import export_run
     from ghost_keras.training import TrainConfig, train
 
+    head = f"{tag + ' ' if tag else ''}{_spec_name(arch, size, ratio)} seed {seed}"
     run_dir = _run_dir(out, arch, size, ratio, seed)
     extra = ({"synthetic_clips_per_word": data.synthetic_clips_per_word}
              if data.synthetic_clips_per_word else {})
@@ -168,20 +177,26 @@ def _train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Dat
     start = time.perf_counter()
     reused = resume and _reusable(run_dir, config)
     if reused:  # same float training: quantize and export it again, from scratch
-        print(f"resume: reusing the float model of {run_dir}", flush=True)
+        progress(f"{head}: resume: reusing the float model of {run_dir}")
         for stale in ("qat", "export", "firmware"):
             shutil.rmtree(run_dir / stale, ignore_errors=True)
     else:
+        progress(f"{head}: training {epochs} epochs -> {run_dir}")
         train(config, verbose=0)
     metrics = json.loads((run_dir / "metrics.json").read_text())
+    progress(f"{head}: float {100 * metrics['test_accuracy']:.1f}%; post-training int8 "
+             "export, every test clip on TFLM")
     ptq = export_run(run_dir)  # post-training quantization of the float model
     qat_accuracy = None
     export = ptq
     if qat_epochs:
         from ghost_keras.quantization import qat_run
 
+        progress(f"{head}: QAT {qat_epochs} epochs, then its int8 export")
         qat_accuracy = qat_run(run_dir, epochs=qat_epochs, verbose=0)
         export = export_run(run_dir)
+    progress(f"{head}: done in {(time.perf_counter() - start) / 60:.1f} min, int8 TFLM "
+             f"{100 * export.report.accuracy:.1f}%")
     p = metrics["profile"]
     return {
         "model": _spec_name(arch, size, ratio),
@@ -218,15 +233,16 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     qat_epochs = 1 if quick else DEFAULT_QAT_EPOCHS  # at DEFAULT_QAT_LEARNING_RATE
     rates = LEARNING_RATES
     n_seeds = seeds or (1 if quick else 3)
+    # Several seeds for the paper's own comparison (GRU vs GhostGRU at S); one for the
+    # other sizes and families (a full run fits in an afternoon on 2 cores).
+    plan = [(arch, size, ratio, seed) for arch, size, ratio in specs
+            for seed in range(n_seeds if size == "S" and arch in ("gru", "ghost_gru") else 1)]
     runs = []
-    for arch, size, ratio in specs:
-        # Several seeds for the paper's own comparison (GRU vs GhostGRU at S); one for the
-        # other sizes and families (a full run fits in an afternoon on 2 cores).
-        for seed in range(n_seeds if size == "S" and arch in ("gru", "ghost_gru") else 1):
-            row = _train_one(out, arch, size, ratio, seed, data, epochs, qat_epochs, rates,
-                             resume=resume)
-            print(json.dumps(row), flush=True)
-            runs.append(row)
+    for i, (arch, size, ratio, seed) in enumerate(plan, 1):
+        row = _train_one(out, arch, size, ratio, seed, data, epochs, qat_epochs, rates,
+                         resume=resume, tag=f"paper {i}/{len(plan)}")
+        print(json.dumps(row), flush=True)
+        runs.append(row)
     summary = []
     for model in dict.fromkeys(r["model"] for r in runs):
         group = [r for r in runs if r["model"] == model]
@@ -385,9 +401,9 @@ def _quick_runs(out: Path, data: DataChoice, quick: bool, models: list[str] | No
         name = _spec_name(arch, size, ratio)
         if name in have or (models and name not in models):
             continue
-        print(f"quick: no trained {name} under {out / 'runs'}; training a tiny one "
-              f"({epochs} epochs, post-training quantization)", flush=True)
-        _train_one(out, arch, size, ratio, 0, data, epochs, 0, [3e-3])
+        progress(f"quick: no trained {name} under {out / 'runs'}; training a tiny one "
+                 f"({epochs} epochs, post-training quantization)")
+        _train_one(out, arch, size, ratio, 0, data, epochs, 0, [3e-3], tag="quick")
 
 
 # -- deploy ----------------------------------------------------------------------------------
@@ -468,6 +484,7 @@ def suite_deploy(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     rows, details = [], []
     for model in dict.fromkeys(r.model for r in runs):
         run = next(r for r in runs if r.model == model)
+        progress(f"deploy {model}: arena search and {repeats} timed invokes ({run.path.name})")
         row = deploy_row(run, repeats)
         if trees is not None:
             print(f"deploy: {model} on the Cortex-M4 (QEMU)", flush=True)
@@ -533,6 +550,7 @@ def suite_redundancy(out: Path, quick: bool, data: DataChoice, seeds: int | None
     rows, plots, details = [], [], []
     for name in wanted:
         run = found[name]
+        progress(f"redundancy {name}: states of up to {max_clips} test clips ({run.path.name})")
         units, intrinsic = _intrinsic_units(run)
         boundaries = [intrinsic] if intrinsic < units else []
         result = analyse_run(run.path, out_dir=out / "redundancy" / name, max_clips=max_clips,

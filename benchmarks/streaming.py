@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +160,8 @@ def _checks(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def suite_streaming(out: Path, quick: bool, data: Any, seeds: int | None,
                     models: list[str] | None = None, epochs: int | None = None
                     ) -> dict[str, Any]:
-    from benchmarks.run import LEARNING_RATES, _run_dir, _spec_name, _train_one, tiny_mode
+    from benchmarks.run import (LEARNING_RATES, _run_dir, _spec_name, _train_one, progress,
+                                tiny_mode)
     from firmware_export.pipeline import export_run
     from firmware_export.stream import plot_det, stream_eval
     from ghost_keras.stream_training import StreamTrainConfig, stream_train
@@ -180,20 +182,24 @@ def suite_streaming(out: Path, quick: bool, data: Any, seeds: int | None,
         name = _spec_name(arch, size, ratio)
         clip_dir = _run_dir(out, arch, size, ratio, seed)
         if not (clip_dir / "model.keras").is_file():
-            _train_one(out, arch, size, ratio, seed, data, epochs, 0, LEARNING_RATES)
+            _train_one(out, arch, size, ratio, seed, data, epochs, 0, LEARNING_RATES,
+                       tag="streaming")
         elif not _finished(clip_dir):  # trained (e.g. by the paper suite), export pending
+            progress(f"streaming {name}: int8 export of {clip_dir}")
             export_run(clip_dir)
         variants = [("clip", clip_dir)]
         if arch != "ds_cnn":
             stream_dir = clip_dir.with_name(clip_dir.name + "_stream")
             same = _stream_config(stream_dir) == stream_config.to_dict()
             if not (same and _finished(stream_dir)):
-                print(f"stream training {name} -> {stream_dir}", flush=True)
+                progress(f"streaming {name}: stream training -> {stream_dir}")
                 stream_train(clip_dir, stream_dir, stream_config, verbose=1)
                 export_run(stream_dir)  # post-training quantization of the float model
             variants.append(("stream", stream_dir))
         for training, run_dir in variants:
             window = arch == "ds_cnn"
+            progress(f"streaming {name} {training}-trained: scoring the {minutes:g}-min stream")
+            started = time.perf_counter()
             result = stream_eval(run_dir, wav, csv, every=TFLM_WINDOW_EVERY if window else 1,
                                  float_window_every=1, thresholds=STREAM_THRESHOLDS,
                                  parts=PARTS, out_dir=out / "streaming" / f"{name}_{training}")
@@ -202,6 +208,8 @@ def suite_streaming(out: Path, quick: bool, data: Any, seeds: int | None,
                           "agreement": result["agreement"]}
             for scorer, run in result["runs"].items():
                 curves[f"{name} {training} {scorer}"] = run["det"]
+            progress(f"streaming {name} {training}-trained: scored in "
+                     f"{(time.perf_counter() - started) / 60:.1f} min")
             new = _summary_rows(name, training, result)
             for r in new:
                 print(json.dumps(r), flush=True)

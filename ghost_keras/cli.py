@@ -1,7 +1,7 @@
 """``ghost-kws``: the command line of the whole chain.
 
     ghost-kws train [--arch ghost_gru --size S --data DIR ...]   train into a run folder
-    ghost-kws evaluate RUN_DIR [--data DIR]                      test accuracy of a run
+    ghost-kws evaluate RUN_DIR [--data DIR]                      accuracy: test split, or DIR
     ghost-kws qat RUN_DIR                                        quantization-aware fine-tuning
     ghost-kws stream-train RUN_DIR --out DIR                     per-frame training on long audio
     ghost-kws export RUN_DIR                                     int8 .tflite + TFLM report
@@ -19,17 +19,6 @@ import json
 import sys
 from pathlib import Path
 from typing import Sequence
-
-
-def _import_tensorflow_quietly() -> None:
-    """Imports TensorFlow without its C++ start-up lines (oneDNN, CUDA probing): they are
-    printed before TensorFlow reads its log-level variable, so no setting hides them."""
-    from ghost_keras.quiet import filtered_c_stderr
-
-    with filtered_c_stderr():
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
 
 
 #: ``ghost_keras.models.ARCHITECTURES``' names, spelled out so that parsing the arguments needs
@@ -61,9 +50,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.data:
+        if args.split is not None:
+            raise ValueError("--split picks a split of the run's own data, --data scores every "
+                             "clip of DIR: drop one of them.")
+        from ghost_keras.evaluation import evaluate_folder
+
+        print(evaluate_folder(args.run_dir, args.data).report())
+        return 0
     from ghost_keras.training import evaluate
 
-    print(json.dumps(evaluate(args.run_dir, args.data, args.split), indent=2))
+    print(json.dumps(evaluate(args.run_dir, args.split or "test"), indent=2))
     return 0
 
 
@@ -186,10 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("evaluate", help="accuracy of a run on a split")
+    p = sub.add_parser("evaluate", help="accuracy of a run on a split of its data, or on every "
+                       "clip of other folders (float, QAT and int8 TFLM models)")
     p.add_argument("run_dir")
-    p.add_argument("--data", nargs="*")
-    p.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    p.add_argument("--data", nargs="+", metavar="DIR",
+                   help="score every clip of these folders (full or prepared layout) instead")
+    p.add_argument("--split", choices=["train", "validation", "test"],
+                   help="split of the run's own data (default test)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("export", help="int8 TFLite Micro model of a run, verified on TFLM")
@@ -284,10 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     # Parsed before TensorFlow loads (6-7 s of CPU), so --help and usage errors answer at once.
     args = build_parser().parse_args(argv)
-    import ghost_keras  # noqa: F401  (selects tf-keras before TensorFlow loads)
+    from ghost_keras.quiet import import_tensorflow_quietly
 
     try:
-        _import_tensorflow_quietly()
+        import_tensorflow_quietly()
         return args.func(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"ghost-kws {args.command}: error: {error}", file=sys.stderr)

@@ -26,10 +26,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
-import tf_keras as keras
+if __name__ == "__main__":
+    # `python -m ghost_keras.profile`: the imports below load TensorFlow, whose C++ start-up
+    # lines would reach the terminal; load it quietly first.
+    from ghost_keras.quiet import import_tensorflow_quietly
 
-from ghost_keras.layers.base import GhostCellBase
+    import_tensorflow_quietly()
+
+import numpy as np  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+from ghost_keras.layers.base import GhostCellBase  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -47,3 +47,14 @@ def filtered_c_stderr() -> Iterator[None]:
     for line in log[0].splitlines():
         if not any(noise in line for noise in NOISE):
             print(line, file=sys.stderr)
+
+
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow without its C++ start-up lines (oneDNN, CUDA probing): they are
+    printed before TensorFlow reads its log-level variable, so no setting hides them."""
+    import ghost_keras  # noqa: F401  (selects tf-keras before TensorFlow loads)
+
+    with filtered_c_stderr():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()

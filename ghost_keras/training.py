@@ -282,13 +282,11 @@ def load_run(run_dir: str | Path) -> tuple[keras.Model, dict[str, Any]]:
         return model, json.loads(config_path.read_text())
 
 
-def run_datasets(run_config: dict[str, Any], data_dirs: list[str] | None = None,
-                 batch_size: int = 256, augment: bool = False
+def run_datasets(run_config: dict[str, Any], batch_size: int = 256, augment: bool = False
                  ) -> tuple[kws_data.SpeechDatasets, kws_data.SpeechCommandsIndex]:
-    """The data of a run (or other folders) with the run's front end, labels and seed."""
+    """The data of a run with the run's front end, labels and seed (for other folders see
+    :func:`ghost_keras.evaluation.evaluate_folder`)."""
     config = TrainConfig.from_dict(run_config["train"])
-    if data_dirs:
-        config = dataclasses.replace(config, data_dirs=list(data_dirs))
     frontend = make_frontend(FrontendConfig.from_dict(run_config["frontend"]))
     index = load_index(config)
     if list(index.labels) != list(run_config["labels"]):
@@ -299,11 +297,10 @@ def run_datasets(run_config: dict[str, Any], data_dirs: list[str] | None = None,
                                   augment=augment, cache_dir=cache), index
 
 
-def evaluate(run_dir: str | Path, data_dirs: list[str] | None = None,
-             split: str = "test") -> dict[str, Any]:
-    """Accuracy of a run's saved model on a split of its data (or of other folders)."""
+def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
+    """Accuracy of a run's saved model on a split of its own data."""
     model, run_config = load_run(run_dir)
-    datasets, _ = run_datasets(run_config, data_dirs)
+    datasets, _ = run_datasets(run_config)
     x, y = datasets.as_numpy(split)
     predictions = np.argmax(model.predict(x, batch_size=256, verbose=0), axis=-1)
     return {"split": split, "clips": int(len(y)), "accuracy": float(np.mean(predictions == y))}

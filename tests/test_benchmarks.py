@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # `benchmarks` is a folder of the checkout, not an installed package
+if str(REPO) not in sys.path:  # this checkout's benchmarks, whichever copy is installed
     sys.path.insert(0, str(REPO))
 
 bench_report = importlib.import_module("benchmarks.report")

@@ -133,6 +133,20 @@ def test_corrupted_qat_model_is_one_clear_line(tmp_path, capsys):
     assert "re-run `ghost-kws qat RUN_DIR`" in err
 
 
+def test_evaluate_data_with_split_is_one_clear_line(tmp_path, capsys):
+    # --data scores every clip of the folders; a split of them would be a different question.
+    assert cli.main(["evaluate", str(tmp_path), "--data", str(tmp_path), "--split", "test"]) == 2
+    assert "drop one of them" in _one_error_line(capsys)
+
+
+def test_evaluate_data_of_a_folder_without_clips_is_one_clear_line(tmp_path, capsys):
+    run = _tiny_run(tmp_path / "run")
+    (run / "config.json").write_text('{"train": {"keywords": ["yes"]}, "labels": []}')
+    (tmp_path / "empty" / "yes").mkdir(parents=True)
+    assert cli.main(["evaluate", str(run), "--data", str(tmp_path / "empty")]) == 2
+    assert "no .wav/.flac clips found" in _one_error_line(capsys)
+
+
 def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt

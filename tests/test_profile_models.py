@@ -85,3 +85,22 @@ def test_builder_shapes_and_errors():
         build_model("gru", "XL")
     with pytest.raises(ValueError, match="window model"):
         build_model("ds_cnn", per_frame=True)
+
+
+def test_profile_module_prints_no_tensorflow_start_up_lines(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ghost_keras.quiet import NOISE
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-m", "ghost_keras.profile", "--input-shape", "49",
+                           "10"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "GhostGRU r2-S" in done.stdout
+    assert not [line for line in done.stderr.splitlines()
+                if any(noise in line for noise in NOISE)], done.stderr

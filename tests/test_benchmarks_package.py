@@ -1,0 +1,71 @@
+"""``benchmarks`` is an installed package that runs from any folder, and reports progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+import types
+from pathlib import Path
+
+import pytest
+import setuptools
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_benchmarks_is_one_of_the_installed_packages():
+    find = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    packages = setuptools.find_packages(where=str(REPO), include=find["find"]["include"])
+    assert "benchmarks" in packages, packages
+
+
+@pytest.mark.parametrize("module", ["benchmarks.run", "benchmarks.report"])
+def test_benchmarks_help_works_from_any_folder(tmp_path, module):
+    # PYTHONPATH: the editable install may point at another checkout than this one.
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", module, "--help"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage:")
+    assert list(tmp_path.iterdir()) == []  # nothing written to the current folder
+
+
+def _fake_pipeline(monkeypatch) -> None:
+    """Training, QAT and export that take no time: what the suite prints is under test."""
+    import firmware_export.pipeline
+    import ghost_keras.quantization
+    import ghost_keras.training
+
+    def train(config, verbose):
+        profile = {"params": 1000, "int8_bytes": 1000, "macs_per_frame": 10,
+                   "macs_per_decision": 490, "state_bytes": 64}
+        Path(config.out_dir).mkdir(parents=True)
+        (Path(config.out_dir) / "metrics.json").write_text(json.dumps(
+            {"test_accuracy": 0.5, "profile": profile, "epoch_seconds": 1.0}))
+
+    report = types.SimpleNamespace(model_bytes=2000, arena_bytes=3000, accuracy=0.4,
+                                   agreement_float=0.9, agreement_qat=0.95, invoke_us=10.0)
+    monkeypatch.setattr(ghost_keras.training, "train", train)
+    monkeypatch.setattr(firmware_export.pipeline, "export_run",
+                        lambda run_dir: types.SimpleNamespace(report=report, source="qat"))
+    monkeypatch.setattr(ghost_keras.quantization, "qat_run", lambda run_dir, epochs, verbose: 0.45)
+
+
+def test_paper_suite_prints_a_progress_line_as_each_run_starts_and_ends(tmp_path, monkeypatch,
+                                                                          capsys):
+    import benchmarks.run as bench_run
+
+    _fake_pipeline(monkeypatch)
+    bench_run.suite_paper(tmp_path, quick=True, data=bench_run.data_choice("synthetic"),
+                          seeds=1)
+    err = capsys.readouterr().err.splitlines()
+    total = len(bench_run.PAPER_QUICK)
+    for i, (arch, size, ratio) in enumerate(bench_run.PAPER_QUICK, 1):
+        name = bench_run._spec_name(arch, size, ratio)
+        mine = [line for line in err if f"paper {i}/{total} {name} seed 0" in line]
+        assert any("training" in line for line in mine), err
+        assert any("QAT" in line for line in mine), err
+        assert any("done in" in line and "int8 TFLM 40.0%" in line for line in mine), err
