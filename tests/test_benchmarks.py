@@ -184,7 +184,9 @@ def test_train_speed_table(bench):
     result = bench["results"]["train_speed"]
     assert result["columns"] == TRAIN_SPEED_COLUMNS
     layers = {row["layer"]: row for row in result["summary"]}
-    assert set(layers) == {"GRU(154)", "GhostGRU(154, r2)", "GRU(77) (intrinsic width)"}
+    assert set(layers) == {"GRU(154)", "GhostGRU(154, r2)", "GhostGRU(154, r2, unroll=False)",
+                           "RNN(GhostGRUCell(154, r2)) (per-step cell)",
+                           "GRU(77) (intrinsic width)"}
     assert layers["GRU(154)"]["vs_GRU_same_width"] == 1.0
     assert all(row["step_ms"] > 0 for row in layers.values())
 
