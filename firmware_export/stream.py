@@ -128,6 +128,7 @@ def _exported_from_dict(tflite: bytes, model: dict[str, Any]) -> ExportedModel:
         state_ranges=[tuple(r) for r in model.get("state_ranges", [])],
         input_roles=[int(r) for r in model.get("input_roles", [0])],
         output_roles=[int(r) for r in model.get("output_roles", [0])],
+        source=str(model.get("source", "float")),
     )
 
 

@@ -144,6 +144,24 @@ def test_clear_errors(tmp_path: Path):
         match([], bad)
 
 
+def test_load_export_keeps_the_quantization_source():
+    """A QAT export read back says qat (it said float whatever export.json held)."""
+    import dataclasses
+
+    import tf_keras as keras
+
+    from firmware_export.convert import convert_model
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((10, 8)), keras.layers.Flatten(), keras.layers.Dense(12)])
+    exported = dataclasses.replace(
+        convert_model(model, np.random.default_rng(0).uniform(0, 4, (8, 10, 8)).astype("float32")),
+        source="qat")
+    info = {"model": exported.to_dict(), "labels": list(LABELS_12),
+            "frontend": FrontendConfig.microfrontend(num_channels=8).to_dict()}
+    assert load_export((exported.tflite, info)).exported.source == "qat"
+
+
 def test_window_model_reruns_the_last_frames_every_k_strides():
     """A small window model (10 frames) on TFLM: every 3rd frame, zero-padded at the start,
     equal to verify.stream_logits on the same windows; the float baseline alike."""
