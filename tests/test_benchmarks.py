@@ -26,7 +26,8 @@ if str(REPO) not in sys.path:  # this checkout's benchmarks, whichever copy is i
 
 bench_report = importlib.import_module("benchmarks.report")
 bench_common = importlib.import_module("benchmarks.common")
-bench_run = importlib.import_module("benchmarks.run")
+bench_deploy = importlib.import_module("benchmarks.deploy")
+bench_redundancy = importlib.import_module("benchmarks.redundancy")
 PNG = b"\x89PNG\r\n\x1a\n"
 SUITES = ["paper", "deploy", "redundancy", "train_speed", "streaming"]
 FRAMES, FRAMES_PER_S = 49, 50
@@ -321,6 +322,6 @@ def test_report_orders_columns_of_sorted_json_and_formats_values(tmp_path):
 def test_deploy_and_redundancy_need_trained_runs_outside_quick_mode(tmp_path):
     data = bench_common.DataChoice("synthetic", [], [], [0.8, 0.1, 0.1])
     with pytest.raises(SystemExit, match="run the paper suite"):
-        bench_run.suite_deploy(tmp_path, False, data, None)
+        bench_deploy.suite_deploy(tmp_path, False, data, None)
     with pytest.raises(SystemExit, match="run the paper suite"):
-        bench_run.suite_redundancy(tmp_path, False, data, None)
+        bench_redundancy.suite_redundancy(tmp_path, False, data, None)
