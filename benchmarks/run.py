@@ -50,6 +50,7 @@ from benchmarks.streaming import suite_streaming
 from benchmarks.train_speed import suite_train_speed
 from ghost_keras.fileio import atomic_write_json, atomic_write_text
 
+#: Each suite's function, by its name on the command line.
 SUITES: dict[str, Callable[..., dict[str, Any]]] = {
     "paper": suite_paper,
     "train_speed": suite_train_speed,
@@ -60,6 +61,7 @@ SUITES: dict[str, Callable[..., dict[str, Any]]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs the suites named in ``argv`` in order; writes ``<out>/<suite>.json`` and ``.md``."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suites", nargs="+", choices=sorted(SUITES))

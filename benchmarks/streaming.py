@@ -163,6 +163,7 @@ def _checks(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                     models: list[str] | None = None, epochs: int | None = None
                     ) -> dict[str, Any]:
+    """The suite's rows (model, training, scorer), checks, evaluations and DET plot."""
     from firmware_export.pipeline import export_run
     from firmware_export.stream import plot_det, stream_eval
     from ghost_keras.stream_training import StreamTrainConfig, stream_train
