@@ -33,6 +33,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import (LEARNING_RATES, DataChoice, progress, run_folder, spec_name,
+                               tiny_mode, train_one)
+
 #: (arch, size, ratio) of the suite.
 STREAMING_SPECS = [("gru", "S", 1), ("ghost_gru", "S", 2), ("ds_cnn", "S", 1)]
 #: False accepts per hour the FRR is read at.
@@ -68,7 +71,7 @@ def frr_at(curve: list[dict[str, Any]], fa_per_hour: float) -> float | None:
     return None if point is None else point["frr"]
 
 
-def _test_stream(out: Path, data: Any, minutes: float, seed: int) -> tuple[Path, Path]:
+def _test_stream(out: Path, data: DataChoice, minutes: float, seed: int) -> tuple[Path, Path]:
     """The suite's long test stream (built once per length and seed, then reused)."""
     from ghost_keras import data as kws_data
     from ghost_keras.data.long_stream import make_long_stream, write_stream
@@ -157,11 +160,10 @@ def _checks(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def suite_streaming(out: Path, quick: bool, data: Any, seeds: int | None,
+def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                     models: list[str] | None = None, epochs: int | None = None
                     ) -> dict[str, Any]:
-    from benchmarks.run import (LEARNING_RATES, _run_dir, _spec_name, _train_one, progress,
-                                tiny_mode)
+    """The suite's rows (model, training, scorer), checks, evaluations and DET plot."""
     from firmware_export.pipeline import export_run
     from firmware_export.stream import plot_det, stream_eval
     from ghost_keras.stream_training import StreamTrainConfig, stream_train
@@ -175,15 +177,15 @@ def suite_streaming(out: Path, quick: bool, data: Any, seeds: int | None,
                      StreamTrainConfig(epochs=1, minutes_per_epoch=10, validation_minutes=2)
                      if quick else StreamTrainConfig())
     seed = 0
-    specs = [s for s in STREAMING_SPECS if not models or _spec_name(*s) in models]
+    specs = [s for s in STREAMING_SPECS if not models or spec_name(*s) in models]
     wav, csv = _test_stream(out, data, minutes, seed)
     rows, evals, curves = [], {}, {}
     for arch, size, ratio in specs:
-        name = _spec_name(arch, size, ratio)
-        clip_dir = _run_dir(out, arch, size, ratio, seed)
+        name = spec_name(arch, size, ratio)
+        clip_dir = run_folder(out, arch, size, ratio, seed)
         if not (clip_dir / "model.keras").is_file():
-            _train_one(out, arch, size, ratio, seed, data, epochs, 0, LEARNING_RATES,
-                       tag="streaming")
+            train_one(out, arch, size, ratio, seed, data, epochs, 0, LEARNING_RATES,
+                      tag="streaming")
         elif not _finished(clip_dir):  # trained (e.g. by the paper suite), export pending
             progress(f"streaming {name}: int8 export of {clip_dir}")
             export_run(clip_dir)

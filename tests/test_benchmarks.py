@@ -25,7 +25,9 @@ if str(REPO) not in sys.path:  # this checkout's benchmarks, whichever copy is i
     sys.path.insert(0, str(REPO))
 
 bench_report = importlib.import_module("benchmarks.report")
-bench_run = importlib.import_module("benchmarks.run")
+bench_common = importlib.import_module("benchmarks.common")
+bench_deploy = importlib.import_module("benchmarks.deploy")
+bench_redundancy = importlib.import_module("benchmarks.redundancy")
 PNG = b"\x89PNG\r\n\x1a\n"
 SUITES = ["paper", "deploy", "redundancy", "train_speed", "streaming"]
 FRAMES, FRAMES_PER_S = 49, 50
@@ -224,7 +226,7 @@ def test_streaming_scores_every_model_and_scorer_on_one_stream(bench):
         assert config["source_run"] == str(out / "runs" / f"{model}_seed0")
         assert (stream_run / "export" / "model_int8.tflite").is_file()
     # deploy and redundancy read clip-trained runs only: a stream-trained copy is not a seed
-    found = bench_run.find_runs(out)
+    found = bench_common.find_runs(out)
     assert {r.model for r in found} == {"gru_S", "ghost_gru_S_r2", "ds_cnn_S"}
     assert not any(r.path.name.endswith("_stream") for r in found)
     checks = result["checks"]
@@ -289,12 +291,12 @@ def test_report_regenerates_and_drops_stale_plots(bench, tmp_path):
 
 
 def test_data_may_be_a_speech_commands_download(tmp_path):
-    choice = bench_run.data_choice(str(tmp_path))
+    choice = bench_common.data_choice(str(tmp_path))
     assert choice.data_dirs == [str(tmp_path)] and choice.split_dirs == []
     assert "its own validation/testing lists" in choice.name
     with pytest.raises(SystemExit, match="no such folder"):
-        bench_run.data_choice(str(tmp_path / "missing"))
-    assert bench_run.data_choice("synthetic").data_dirs == []
+        bench_common.data_choice(str(tmp_path / "missing"))
+    assert bench_common.data_choice("synthetic").data_dirs == []
 
 
 def test_report_orders_columns_of_sorted_json_and_formats_values(tmp_path):
@@ -318,8 +320,8 @@ def test_report_orders_columns_of_sorted_json_and_formats_values(tmp_path):
 
 
 def test_deploy_and_redundancy_need_trained_runs_outside_quick_mode(tmp_path):
-    data = bench_run.DataChoice("synthetic", [], [], [0.8, 0.1, 0.1])
+    data = bench_common.DataChoice("synthetic", [], [], [0.8, 0.1, 0.1])
     with pytest.raises(SystemExit, match="run the paper suite"):
-        bench_run.suite_deploy(tmp_path, False, data, None)
+        bench_deploy.suite_deploy(tmp_path, False, data, None)
     with pytest.raises(SystemExit, match="run the paper suite"):
-        bench_run.suite_redundancy(tmp_path, False, data, None)
+        bench_redundancy.suite_redundancy(tmp_path, False, data, None)

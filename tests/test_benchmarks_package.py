@@ -56,15 +56,16 @@ def _fake_pipeline(monkeypatch) -> None:
 
 def test_paper_suite_prints_a_progress_line_as_each_run_starts_and_ends(tmp_path, monkeypatch,
                                                                           capsys):
-    import benchmarks.run as bench_run
+    import benchmarks.paper as bench_paper
+    from benchmarks.common import data_choice, spec_name
 
     _fake_pipeline(monkeypatch)
-    bench_run.suite_paper(tmp_path, quick=True, data=bench_run.data_choice("synthetic"),
-                          seeds=1)
+    bench_paper.suite_paper(tmp_path, quick=True, data=data_choice("synthetic"),
+                            seeds=1)
     err = capsys.readouterr().err.splitlines()
-    total = len(bench_run.PAPER_QUICK)
-    for i, (arch, size, ratio) in enumerate(bench_run.PAPER_QUICK, 1):
-        name = bench_run._spec_name(arch, size, ratio)
+    total = len(bench_paper.PAPER_QUICK)
+    for i, (arch, size, ratio) in enumerate(bench_paper.PAPER_QUICK, 1):
+        name = spec_name(arch, size, ratio)
         mine = [line for line in err if f"paper {i}/{total} {name} seed 0" in line]
         assert any("training" in line for line in mine), err
         assert any("QAT" in line for line in mine), err

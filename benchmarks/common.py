@@ -1,0 +1,235 @@
+"""What the benchmark suites share: the data choice, tiny/quick mode, the run folders under
+``<out>/runs/`` (training one run, finding the finished ones), table helpers and progress lines.
+
+Every suite module (:mod:`benchmarks.paper`, :mod:`benchmarks.deploy`, ...) builds on this one;
+:mod:`benchmarks.run` is the command line that dispatches to them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ghost_keras  # noqa: F401  (tf-keras before TensorFlow)
+
+SHARED_DATA = Path(os.environ.get(
+    "GHOST_KERAS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+#: ``GHOST_KWS_BENCH_TINY=1`` makes ``--quick`` smaller still (the test suite's setting).
+TINY_ENV = "GHOST_KWS_BENCH_TINY"
+#: Synthetic clips per word in tiny mode (35 words: ~700 clips, split 80/10/10 by voice).
+TINY_CLIPS_PER_WORD = 20
+
+
+def tiny_mode(quick: bool) -> bool:
+    """Quick mode with ``GHOST_KWS_BENCH_TINY=1``: 1 epoch, tiny data, few clips and repeats."""
+    return quick and os.environ.get(TINY_ENV, "") not in ("", "0")
+
+
+@dataclass
+class DataChoice:
+    """The data every run of a benchmark trains and tests on (``--data``)."""
+
+    name: str
+    data_dirs: list[str]
+    split_dirs: list[str]
+    speaker_split: list[float]
+    synthetic_clips_per_word: int | None = None  # None: TrainConfig's default
+
+
+def data_choice(name: str) -> DataChoice:
+    """``real`` (the recordings in ``../shared/data``), ``synthetic`` (eSpeak NG), or the path
+    of a Speech Commands download (v0.01/v0.02 layout, its own validation/testing lists: the
+    paper's setting)."""
+    if name == "synthetic":
+        return DataChoice("synthetic (eSpeak NG)", [], [], [0.8, 0.1, 0.1])
+    if name != "real":
+        folder = Path(name).expanduser()
+        if not folder.is_dir():
+            raise SystemExit(f"--data {name}: no such folder; give 'real', 'synthetic' or the "
+                             "folder of a Speech Commands download")
+        return DataChoice(f"Speech Commands at {folder} (its own validation/testing lists)",
+                          [str(folder)], [], [0.8, 0.1, 0.1])
+    mini = SHARED_DATA / "mini_speech_commands_flac"
+    test12 = SHARED_DATA / "speech_commands_v2_test12_dev"
+    for folder in (mini, test12):
+        if not folder.is_dir():
+            raise SystemExit(f"real data not found at {folder}; set GHOST_KERAS_SHARED_DATA or "
+                             "use --data synthetic")
+    return DataChoice("real: mini_speech_commands + 50/10/40 speaker split of test12_dev",
+                      [str(mini)], [str(test12)], [0.5, 0.1, 0.4])
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A Markdown table of ``rows`` with these ``columns`` (``-`` where a row has none)."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_fmt(row.get(c)) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def progress(message: str) -> None:
+    """A timestamped line on stderr, flushed at once: one run takes minutes to an hour, and its
+    result row (stdout) comes only when it has finished."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- one training run ------------------------------------------------------------------------
+
+#: (arch, size, ratio) of every model the paper suite knows, in its order.
+PAPER_FULL = [(a, s, r) for s in "SML" for a, r in (("gru", 1), ("ghost_gru", 2), ("ghost_gru", 4))]
+PAPER_FULL += [("lstm", "S", 1), ("ghost_lstm", "S", 2), ("ds_cnn", "S", 1)]
+#: The training schedule of every benchmark run (piecewise over the epochs).
+LEARNING_RATES = [3e-3, 1e-3, 3e-4]
+
+
+def spec_name(arch: str, size: str, ratio: int) -> str:
+    """The model's name in the tables, e.g. ``gru_S`` or ``ghost_gru_S_r2``."""
+    return f"{arch}_{size}" + (f"_r{ratio}" if arch.startswith("ghost") else "")
+
+
+def run_folder(out: Path, arch: str, size: str, ratio: int, seed: int) -> Path:
+    """The folder of one clip-trained run under ``<out>/runs/``."""
+    return out / "runs" / f"{arch}_{size}_r{ratio}_seed{seed}"
+
+
+def _reusable(run_dir: Path, config: Any) -> bool:
+    """Whether ``run_dir`` holds a finished float training made with exactly ``config``."""
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())["train"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return ((run_dir / "model.keras").is_file() and (run_dir / "metrics.json").is_file()
+            and saved == config.to_dict())
+
+
+def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: DataChoice,
+              epochs: int, qat_epochs: int, learning_rates: list[float],
+              resume: bool = False, tag: str = "") -> dict[str, Any]:
+    """Trains, quantizes and exports one run; ``tag`` (e.g. ``paper 3/15``) heads its progress
+    lines."""
+    from firmware_export.pipeline import export_run
+    from ghost_keras.training import TrainConfig, train
+
+    head = f"{tag + ' ' if tag else ''}{spec_name(arch, size, ratio)} seed {seed}"
+    run_dir = run_folder(out, arch, size, ratio, seed)
+    extra = ({"synthetic_clips_per_word": data.synthetic_clips_per_word}
+             if data.synthetic_clips_per_word else {})
+    config = TrainConfig(arch=arch, size=size, ratio=max(ratio, 1), data_dirs=data.data_dirs,
+                         split_dirs=data.split_dirs, speaker_split=data.speaker_split,
+                         epochs=epochs, learning_rates=learning_rates, seed=seed,
+                         out_dir=str(run_dir), cache_dir=str(out / "cache"), **extra)
+    start = time.perf_counter()
+    reused = resume and _reusable(run_dir, config)
+    if reused:  # same float training: quantize and export it again, from scratch
+        progress(f"{head}: resume: reusing the float model of {run_dir}")
+        for stale in ("qat", "export", "firmware"):
+            shutil.rmtree(run_dir / stale, ignore_errors=True)
+    else:
+        progress(f"{head}: training {epochs} epochs -> {run_dir}")
+        train(config, verbose=0)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    progress(f"{head}: float {100 * metrics['test_accuracy']:.1f}%; post-training int8 "
+             "export, every test clip on TFLM")
+    ptq = export_run(run_dir)  # post-training quantization of the float model
+    qat_accuracy = None
+    export = ptq
+    if qat_epochs:
+        from ghost_keras.quantization import qat_run
+
+        progress(f"{head}: QAT {qat_epochs} epochs, then its int8 export")
+        qat_accuracy = qat_run(run_dir, epochs=qat_epochs, verbose=0)
+        export = export_run(run_dir)
+    progress(f"{head}: done in {(time.perf_counter() - start) / 60:.1f} min, int8 TFLM "
+             f"{100 * export.report.accuracy:.1f}%")
+    p = metrics["profile"]
+    return {
+        "model": spec_name(arch, size, ratio),
+        "arch": arch, "size": size, "ratio": ratio, "seed": seed,
+        "params": p["params"], "int8_weight_bytes": p["int8_bytes"],
+        "tflite_bytes": export.report.model_bytes, "arena_bytes": export.report.arena_bytes,
+        "macs_per_frame": p["macs_per_frame"], "macs_per_decision": p["macs_per_decision"],
+        "state_bytes": p["state_bytes"], "float_accuracy": metrics["test_accuracy"],
+        "ptq_tflm_accuracy": ptq.report.accuracy, "ptq_agreement": ptq.report.agreement_float,
+        "qat_accuracy": qat_accuracy, "int8_tflm_accuracy": export.report.accuracy,
+        "qat_agreement": export.report.agreement_qat, "invoke_us": export.report.invoke_us,
+        "int8_source": export.source, "epoch_seconds": metrics["epoch_seconds"],
+        "float_training_reused": reused, "wall_seconds": time.perf_counter() - start,
+    }
+
+
+# -- runs found on disk (deploy, redundancy) --------------------------------------------------
+
+#: The runs ``--quick`` trains for ``deploy`` / ``redundancy`` when ``<out>/runs`` has none.
+QUICK_RUN_SPECS = [("gru", "S", 1), ("ghost_gru", "S", 2)]
+
+
+@dataclass
+class FoundRun:
+    """A finished training run folder under ``<out>/runs/``."""
+
+    path: Path
+    model: str  # e.g. "ghost_gru_S_r2" (the paper suite's name)
+    arch: str
+    size: str
+    ratio: int
+    seed: int
+
+    @property
+    def exported(self) -> bool:
+        export = self.path / "export"
+        return (export / "export.json").is_file() and (export / "model_int8.tflite").is_file()
+
+
+def _model_order(model: str) -> tuple[int, str]:
+    names = [spec_name(*spec) for spec in PAPER_FULL]
+    return (names.index(model) if model in names else len(names), model)
+
+
+def find_runs(out: Path) -> list[FoundRun]:
+    """Finished clip-trained runs (``model.keras`` + ``config.json``) under ``<out>/runs/``, in
+    the paper suite's model order, then by seed."""
+    found = []
+    for config_path in sorted((out / "runs").glob("*/config.json")):
+        run_dir = config_path.parent
+        if not (run_dir / "model.keras").is_file():
+            continue  # still training (or failed)
+        config = json.loads(config_path.read_text())
+        if "stream_training" in config:
+            continue  # the streaming suite's fine-tuned copy of a paper run
+        train = config["train"]
+        arch, size, ratio = train["arch"], train["size"], int(train.get("ratio", 1))
+        ratio = ratio if arch.startswith("ghost") else 1
+        found.append(FoundRun(run_dir, spec_name(arch, size, ratio), arch, size, ratio,
+                              int(train.get("seed", 0))))
+    return sorted(found, key=lambda r: (_model_order(r.model), r.seed))
+
+
+def quick_runs(out: Path, data: DataChoice, quick: bool, models: list[str] | None,
+               need_export: bool) -> None:
+    """Trains the tiny GRU-S and GhostGRU-S r2 runs (seed 0) that are missing, in quick mode."""
+    have = {r.model for r in find_runs(out) if r.seed == 0 and (r.exported or not need_export)}
+    epochs = 1 if tiny_mode(quick) else 2
+    for arch, size, ratio in QUICK_RUN_SPECS:
+        name = spec_name(arch, size, ratio)
+        if name in have or (models and name not in models):
+            continue
+        progress(f"quick: no trained {name} under {out / 'runs'}; training a tiny one "
+                 f"({epochs} epochs, post-training quantization)")
+        train_one(out, arch, size, ratio, 0, data, epochs, 0, [3e-3], tag="quick")

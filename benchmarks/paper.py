@@ -1,0 +1,113 @@
+"""The ``paper`` suite: GRU vs GhostGRU (ratios 2, 4) at the Hello Edge sizes, plus LSTM,
+GhostLSTM and DS-CNN at S, trained the same way: params, int8 flash, MACs, state, float accuracy
+and int8 accuracy on TFLM (QAT when available), mean and spread over seeds, beside the published
+figures, and a Pareto plot (accuracy against flash and MACs).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (LEARNING_RATES, PAPER_FULL, DataChoice, spec_name, tiny_mode,
+                               train_one)
+
+#: The GhostRNN paper's (Zhou et al., Interspeech 2023, arXiv 2411.14489) and Hello Edge's
+#: (Zhang et al. 2017, arXiv 1711.07128) published KWS figures,
+#: shown beside ours. Hello Edge: Speech Commands v1, 12 labels, 10 MFCC.
+PUBLISHED = {
+    "gru_S": "Hello Edge GRU-S: 93.5% (78,090 params, 1.90M MACs, 25 frames)",
+    "gru_M": "Hello Edge GRU-M: 198,762 params, 9.56M MACs",
+    "gru_L": "Hello Edge GRU-L: 498,012 params, 24.11M MACs",
+    "ghost_gru_S": "GhostRNN: +0.1% accuracy vs GRU with ~40% fewer params (secondary summary)",
+    "lstm_S": "Hello Edge Basic LSTM 92.0%",
+    "ds_cnn_S": "Hello Edge DS-CNN-S 94.4%; MLPerf Tiny int8 53,936 B, 2.66M MACs",
+}
+
+#: The models of ``--quick``.
+PAPER_QUICK = [("gru", "S", 1), ("ghost_gru", "S", 2)]
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
+                models: list[str] | None = None, epochs: int | None = None,
+                resume: bool = False) -> dict[str, Any]:
+    """Trains, quantizes and exports every model (``models``: only these) and seed; one row per
+    run and, per model, the mean and spread over its seeds against its base (the GRU or LSTM of
+    the same size)."""
+    specs = PAPER_QUICK if quick else PAPER_FULL
+    if models:
+        known = {spec_name(*spec): spec for spec in PAPER_FULL}
+        unknown = set(models) - set(known)
+        if unknown:
+            raise SystemExit(f"unknown models {sorted(unknown)}; choose from {sorted(known)}")
+        specs = [known[m] for m in models]
+    epochs = epochs or (1 if tiny_mode(quick) else 3 if quick else 12)
+    from ghost_keras.quantization.run import DEFAULT_QAT_EPOCHS
+
+    qat_epochs = 1 if quick else DEFAULT_QAT_EPOCHS  # at DEFAULT_QAT_LEARNING_RATE
+    rates = LEARNING_RATES
+    n_seeds = seeds or (1 if quick else 3)
+    # Several seeds for the paper's own comparison (GRU vs GhostGRU at S); one for the
+    # other sizes and families (a full run fits in an afternoon on 2 cores).
+    plan = [(arch, size, ratio, seed) for arch, size, ratio in specs
+            for seed in range(n_seeds if size == "S" and arch in ("gru", "ghost_gru") else 1)]
+    runs = []
+    for i, (arch, size, ratio, seed) in enumerate(plan, 1):
+        row = train_one(out, arch, size, ratio, seed, data, epochs, qat_epochs, rates,
+                        resume=resume, tag=f"paper {i}/{len(plan)}")
+        print(json.dumps(row), flush=True)
+        runs.append(row)
+    summary = []
+    for model in dict.fromkeys(r["model"] for r in runs):
+        group = [r for r in runs if r["model"] == model]
+        first = group[0]
+        base = next((r for r in runs if r["arch"] == first["arch"].replace("ghost_", "")
+                     and r["size"] == first["size"]), first)
+        fa = _mean_std([r["float_accuracy"] for r in group])
+        pa = _mean_std([r["ptq_tflm_accuracy"] for r in group])
+        ia = _mean_std([r["int8_tflm_accuracy"] for r in group])
+        summary.append({
+            "model": model, "seeds": len(group), "params": first["params"],
+            "params_vs_base": first["params"] / base["params"],
+            "tflite_bytes": first["tflite_bytes"],
+            "flash_vs_base": first["tflite_bytes"] / base["tflite_bytes"],
+            "macs_per_frame": first["macs_per_frame"],
+            "macs_per_decision": first["macs_per_decision"],
+            "macs_vs_base": first["macs_per_decision"] / base["macs_per_decision"],
+            "state_bytes": first["state_bytes"], "arena_bytes": first["arena_bytes"],
+            "float_acc": f"{100 * fa[0]:.1f} ± {100 * fa[1]:.1f}",
+            "ptq_int8_tflm_acc": f"{100 * pa[0]:.1f} ± {100 * pa[1]:.1f}",
+            "int8_tflm_acc": f"{100 * ia[0]:.1f} ± {100 * ia[1]:.1f}",
+            "int8_from": first["int8_source"],
+            "published": PUBLISHED.get(f"{first['arch']}_{first['size']}", ""),
+        })
+    _plot_pareto(runs, out / "paper_pareto.png")
+    return {"runs": runs, "summary": summary, "epochs": epochs, "qat_epochs": qat_epochs,
+            "learning_rates": rates, "plots": ["paper_pareto.png"]}
+
+
+def _plot_pareto(runs: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from ghost_keras.plots import save_figure
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, label in ((axes[0], "tflite_bytes", "int8 flash bytes"),
+                           (axes[1], "macs_per_decision", "MACs per 1-s decision")):
+        for model in dict.fromkeys(r["model"] for r in runs):
+            group = [r for r in runs if r["model"] == model]
+            xs = [r[key] for r in group]
+            ys = [100 * r["int8_tflm_accuracy"] for r in group]
+            ax.scatter(xs, ys, label=model)
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("int8 accuracy on TFLM (%)")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7)
+    save_figure(fig, path)
