@@ -156,7 +156,8 @@ class SyntheticConfig:
         Raises:
             TypeError: a name in ``params`` that is not a field.
         """
-        given = {k: v for k, v in params.items() if not (k in ("words", "unknown_words") and v is None)}
+        unset = {k for k in ("words", "unknown_words") if k in params and params[k] is None}
+        given = {k: v for k, v in params.items() if k not in unset}
         return dataclasses.replace(config or cls(), **given)
 
     @property

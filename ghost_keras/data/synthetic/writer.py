@@ -43,7 +43,7 @@ def generate_dataset(
 
     Args:
         out_dir: Destination folder. It must not exist or be empty, unless ``overwrite``.
-        config: The set's parameters; default :class:`SyntheticConfig` ``()``.
+        config: The set's parameters; default ``SyntheticConfig()``.
         workers: Parallel worker processes; 0 or 1 renders in this process. Does not change
             the output.
         progress: Called as ``progress(done, total)`` after each clip.
