@@ -7,6 +7,7 @@ tmp folders; every test reads those. The whole file runs in well under a minute 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ import numpy as np
 import pytest
 
 from ghost_keras.data import synthetic as syn
+from ghost_keras.data.synthetic import cache, writer
 
 if shutil.which("espeak-ng") is None:
     _reason = "espeak-ng is not installed (apt-get install espeak-ng)"
@@ -284,7 +286,7 @@ def test_interrupted_run_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     def boom(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(syn, "_write_background", boom)
+    monkeypatch.setattr(writer, "_write_background", boom)
     with pytest.raises(KeyboardInterrupt):
         syn.generate_dataset(tmp_path / "ds", words=["go"], unknown_words=[], clips_per_word=2, workers=0)
     assert list(tmp_path.iterdir()) == []
@@ -309,24 +311,43 @@ def test_ensure_dataset_generates_once(tmp_path: Path, monkeypatch: pytest.Monke
     def fail(*args: object, **kwargs: object) -> Path:
         raise AssertionError("regenerated a cached dataset")
 
-    monkeypatch.setattr(syn, "generate_dataset", fail)
+    monkeypatch.setattr(cache, "generate_dataset", fail)
     assert syn.ensure_dataset(workers=0, **small) == root
     assert _tree(root) == before
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [root.name]
+
+
+def test_config_is_the_keyword_form(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GHOST_KERAS_CACHE", str(tmp_path))
+    # Pinned: the cache folders made before SyntheticConfig existed stay valid.
+    assert syn.default_dataset_dir().name == "synthetic-v1-902003af80f5"
+    assert syn.default_dataset_dir(syn.SyntheticConfig()) == syn.default_dataset_dir()
+    config = syn.SyntheticConfig(words=[" Go"], unknown_words=(), clips_per_word=3, seed=3)
+    assert config.words == ("go",) and config.all_words == ("go",)
+    same = dict(words=["go"], unknown_words=[], clips_per_word=3, seed=3)
+    assert syn.default_dataset_dir(config) == syn.default_dataset_dir(**same)
+    assert syn.default_dataset_dir(config, seed=4) == syn.default_dataset_dir(**{**same, "seed": 4})
+    assert syn.SyntheticConfig.of(config, words=None) == config  # None: not given
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.seed = 1  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        syn.SyntheticConfig.of(config, clips=3)
+    with pytest.raises(ValueError, match="clips_per_word"):
+        syn.SyntheticConfig(clips_per_word=0)
 
 
 def test_dataset_finished_by_another_process_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GHOST_KERAS_CACHE", str(tmp_path))
     small = dict(words=["go"], unknown_words=[], clips_per_word=2, seed=1)
     out = syn.default_dataset_dir(**small)
-    real = syn._write_background
+    real = writer._write_background
 
     def race(folder: Path, seed: int, sample_rate: int) -> None:
         real(folder, seed, sample_rate)
         out.mkdir()  # another process renames its finished dataset into place meanwhile
         (out / "synthetic.json").write_text("{}")
 
-    monkeypatch.setattr(syn, "_write_background", race)
+    monkeypatch.setattr(writer, "_write_background", race)
     with pytest.raises(FileExistsError, match="appeared"):
         syn.generate_dataset(out, workers=0, **small)
     assert [p.name for p in out.iterdir()] == ["synthetic.json"]  # not swapped out
