@@ -18,6 +18,7 @@ import numpy as np
 
 from firmware_export.convert import ExportedModel, convert_model
 from firmware_export.firmware import FirmwareFolder, write_firmware_folder
+from firmware_export.tflite_model import TfliteModelInfo, read_tflite
 from firmware_export.model_settings import MICROFRONTEND_DEFAULTS
 from firmware_export.verify import VerifyReport, verify_export
 from ghost_keras.features import FrontendConfig, make_frontend
@@ -130,6 +131,20 @@ def firmware_settings(frontend: dict[str, Any], labels: list[str], exported: dic
     }
 
 
+def _tensor_names(model: dict[str, Any], tflite: TfliteModelInfo) -> dict[str, Any]:
+    """Which tensor is the frame, the scores and each state, from the export's roles: the
+    converter knows them, and an LSTM's two states have the same shape, so they cannot be
+    told apart by shape."""
+    def name(t: Any) -> str:
+        return t.signature_name or t.name
+
+    inputs, outputs = list(model.get("input_roles", [0])), list(model.get("output_roles", [0]))
+    states = [[name(tflite.inputs[inputs.index(i + 1)]), name(tflite.outputs[outputs.index(i + 1)])]
+              for i in range(len(model.get("state_sizes", [])))]
+    return {"features": name(tflite.inputs[inputs.index(0)]),
+            "scores": name(tflite.outputs[outputs.index(0)]), "states": states}
+
+
 def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
                        array_name: str = "g_kws_model",
                        recognizer: dict[str, Any] | None = None,
@@ -147,6 +162,7 @@ def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
         export_run(run_dir)
     info = json.loads((export_dir / EXPORT_JSON).read_text())
     settings = firmware_settings(info["frontend"], info["labels"], info["model"], recognizer)
+    settings["tensors"] = _tensor_names(info["model"], read_tflite(export_dir / TFLITE_FILE))
     frontend_config = FrontendConfig.from_dict(info["frontend"])
     tables = make_frontend(frontend_config).c_tables()
     folder = write_firmware_folder(export_dir / TFLITE_FILE, settings, out_dir,

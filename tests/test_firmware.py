@@ -392,3 +392,20 @@ def test_folder_argument_errors(model, tmp_path):
         write_firmware_folder(model, TINY_SETTINGS, tmp_path / "d", array_name="9x",
                               arena_bytes=4096, frontend_tables=TINY_TABLES)
     assert not any((tmp_path / d).exists() for d in "abcd")  # nothing written on error
+
+
+def test_run_firmware_names_states_from_the_export_roles():
+    """An LSTM's two states have one shape: the pairing comes from the converter's roles."""
+    from types import SimpleNamespace
+
+    from firmware_export.pipeline import _tensor_names
+
+    def t(name):
+        return SimpleNamespace(signature_name=name, name=f"serving_default_{name}:0")
+
+    tflite = SimpleNamespace(inputs=[t("state_0"), t("state_1"), t("frame")],
+                             outputs=[t("output_0"), t("output_1"), t("output_2")])
+    model = {"input_roles": [1, 2, 0], "output_roles": [2, 0, 1], "state_sizes": [133, 133]}
+    assert _tensor_names(model, tflite) == {
+        "features": "frame", "scores": "output_1",
+        "states": [["state_0", "output_2"], ["state_1", "output_0"]]}
