@@ -88,17 +88,16 @@ def suite_deploy(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     else:
         wav = device_cost.speech_wav(SHARED_DATA / "speech_commands_v2_test12_dev",
                                      5 if quick else 20, out / "device_speech.wav")
-    rows, details = [], []
+    rows, details, device = [], [], []
     for model in dict.fromkeys(r.model for r in runs):
         run = next(r for r in runs if r.model == model)
         progress(f"deploy {model}: arena search and {repeats} timed invokes ({run.path.name})")
         row = deploy_row(run, repeats)
         if trees is not None:
-            print(f"deploy: {model} on the Cortex-M4 (QEMU)", flush=True)
+            progress(f"deploy {model}: firmware on the Cortex-M4 (QEMU)")
             m4 = device_cost.device_cost(run.path, wav, trees)
-            for kernels in device_cost.KERNELS:
-                for key, value in m4[kernels].items():
-                    row[f"m4_{kernels}_{key}"] = value
+            device += [{"model": model, "kernels": kernels, **m4[kernels]}
+                       for kernels in device_cost.KERNELS]
         print(json.dumps(row), flush=True)
         rows.append(row)
         report = json.loads((run.path / "export" / "export.json").read_text())["report"]
@@ -108,15 +107,17 @@ def suite_deploy(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                         "export_invoke_us": report["invoke_us"],
                         "int8_tflm_accuracy": report["accuracy"],
                         "ops": row["ops"].split(", ")})
-    return {"summary": rows, "models": details, "invoke_repeats": repeats,
+    return {"summary": rows, "device": device,
+            "models": details, "invoke_repeats": repeats,
             "note": ("step models: one invoke per 20 ms frame (state carried), a 1-s decision "
                      "is 49 invokes; window models (ds_cnn): one invoke per decision, re-run "
                      "every 5 frames when deployed. window_macs_per_s: the whole 49-frame "
                      "window recomputed at every 20 ms stride. Host times are TFLM reference "
-                     "kernels on this PC, a relative measure only. m4_*: the firmware folder "
-                     "on a Cortex-M4 under QEMU (benchmarks/device_cost.py): executed "
-                     "instructions (not cycles) per Invoke() and per 20 ms stride (front end "
-                     "+ invoke + recognizer; medians, window models invoke every 5th stride: "
-                     "see the _mean column), flash = text + data and static RAM = data + bss "
-                     "of the whole test firmware, heap = the front end's, arena = smallest "
-                     "that allocates and invokes on the M4.")}
+                     "kernels on this PC, a relative measure only. The Cortex-M4 table: the "
+                     "firmware folder built with its Makefile and run under QEMU "
+                     "(benchmarks/device_cost.py): executed instructions (not cycles) per "
+                     "Invoke() and per 20 ms stride (front end + invoke + recognizer; medians; "
+                     "window models invoke every 5th stride: see the _mean column), flash = "
+                     "text + data and static RAM = data + bss of the whole test firmware, heap "
+                     "= the front end's after setup, arena = smallest that allocates and "
+                     "invokes on the M4.")}

@@ -243,6 +243,9 @@ def suite_section(result: dict[str, Any], results_dir: Path, image_dir: Path,
     if settings:
         lines.append(f"- Settings: {settings}")
     lines += ["", markdown_table(result["summary"], table_columns(result)), ""]
+    if result.get("device"):
+        lines += ["On a Cortex-M4 (QEMU mps2-an386; instructions, not cycles):", "",
+                  markdown_table(result["device"]), ""]
     if result.get("note"):
         lines += [f"Note: {result['note']}", ""]
     if name == "paper" and result.get("runs"):

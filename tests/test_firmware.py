@@ -349,7 +349,7 @@ def test_folder_lists_its_files_and_sizes(folder, model):
         print(f"  {f.name:28s} {f.size_bytes:7d} bytes")
     readme = (folder.path / "README.md").read_text()
     assert "{{" not in readme and "Arduino" in readme and "Zephyr" in readme
-    assert "Mbed" in readme and "CMake" in readme
+    assert "make TFLM_TREE=" in readme and "-DTF_LITE_STATIC_MEMORY" in readme
     assert str(folder.arena_bytes) in readme
 
 
