@@ -56,8 +56,9 @@ def speech_wav(clips_dir: Path, seconds: int, path: Path) -> Path:
     return path
 
 
-def device_cost(run_dir: Path, wav: Path, trees: Path) -> dict[str, Any]:
-    """The Cortex-M4 figures of one exported run (see the module docstring)."""
+def device_cost(run_dir: Path, wav: Path, trees: Path,
+                kernels: tuple[str, ...] = tuple(KERNELS)) -> dict[str, Any]:
+    """The Cortex-M4 figures of one exported run (see the module docstring), per kernel set."""
     from firmware_export.device.build import HARNESS, PROBE, build_app, cmsis_dsp_sources
     from firmware_export.device.run import run_harness, run_probe
     from firmware_export.pipeline import write_run_firmware
@@ -69,15 +70,16 @@ def device_cost(run_dir: Path, wav: Path, trees: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="device_cost_") as tmp:
         folder = write_run_firmware(run_dir, Path(tmp) / "fw",
                                     tflm_tree=trees / KERNELS["cmsis_nn"]).path
-        for kernels, tree in KERNELS.items():
-            build = Path(tmp) / kernels
+        for kernel_set in kernels:
+            tree = KERNELS[kernel_set]
+            build = Path(tmp) / kernel_set
             probe = run_probe(build_app(folder, trees / tree, build, "cortex-m4", app=PROBE,
                                         cmsis_dsp=cmsis), target="cortex-m4")
             harness = build_app(folder, trees / tree, build, "cortex-m4", app=HARNESS,
                                 cmsis_dsp=cmsis, arena_bytes=probe["arena_bytes"])
             run = run_harness(harness, wav, loaded.exported, target="cortex-m4")
             size = elf_sizes(harness)
-            row[kernels] = {
+            row[kernel_set] = {
                 "flash_bytes": size["text"] + size["data"],
                 "static_ram_bytes": size["data"] + size["bss"],
                 "frontend_heap_bytes": probe.get("frontend_heap_in_use_bytes"),
