@@ -1,0 +1,100 @@
+"""Detections over a stream's scores: TFLM micro_speech's ``RecognizeCommands`` with the
+firmware's settings, and the ``ghost-kws stream`` helper (:func:`detect_in_wav`). See
+:mod:`firmware_export.stream`, step 3.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import numpy as np
+
+from firmware_export.pipeline import RECOGNIZER_DEFAULTS
+from firmware_export.recognizer import (
+    Detection,
+    RecognizeCommands,
+    probability_to_threshold,
+    recognizer_capacity,
+)
+from firmware_export.stream_runners import (
+    SOFTMAX_SCALE,
+    SOFTMAX_ZERO_POINT,
+    StreamError,
+    load_export,
+    read_stream_audio,
+    run_tflm,
+)
+from ghost_keras.features.stream import stream_features
+
+
+def recognizer_settings(settings: dict[str, Any] | None = None,
+                        score_scale: float = SOFTMAX_SCALE,
+                        score_zero_point: int = SOFTMAX_ZERO_POINT) -> dict[str, int]:
+    """The firmware's recognizer settings (``RECOGNIZER_DEFAULTS`` + overrides) with the
+    threshold in score units 0..255 (from ``detection_probability`` unless
+    ``detection_threshold`` is given)."""
+    cfg = {**RECOGNIZER_DEFAULTS, **(settings or {})}
+    unknown = set(cfg) - {"average_window_ms", "detection_probability", "detection_threshold",
+                          "suppression_ms", "minimum_count"}
+    if unknown:
+        raise StreamError(f"unknown recognizer settings {sorted(unknown)}")
+    if settings and "detection_threshold" in settings:
+        threshold = int(settings["detection_threshold"])
+    else:
+        threshold = probability_to_threshold(float(cfg["detection_probability"]), score_scale,
+                                             score_zero_point, "int8")
+    return {"average_window_ms": int(cfg["average_window_ms"]), "detection_threshold": threshold,
+            "suppression_ms": int(cfg["suppression_ms"]),
+            "minimum_count": int(cfg["minimum_count"])}
+
+
+def detect(scores: np.ndarray, times_ms: Sequence[int], labels: Sequence[str],
+           settings: dict[str, Any] | None = None, *, period_ms: int | None = None,
+           score_scale: float = SOFTMAX_SCALE,
+           score_zero_point: int = SOFTMAX_ZERO_POINT) -> list[Detection]:
+    """Detections of the firmware's ``RecognizeCommands`` over a stream's scores.
+
+    Args:
+        scores: uint8 (or int8) ``[T, labels]``.
+        times_ms: ``T`` timestamps (non-decreasing).
+        labels: the model's labels; silence and unknown are never reported.
+        settings: overrides of ``RECOGNIZER_DEFAULTS`` (``detection_probability`` or
+            ``detection_threshold`` in score units, ``average_window_ms``, ``suppression_ms``,
+            ``minimum_count``).
+        period_ms: time between results, for the firmware's buffer capacity (default: the
+            median step of ``times_ms``).
+    """
+    cfg = recognizer_settings(settings, score_scale, score_zero_point)
+    times = np.asarray(times_ms, np.int64)
+    if period_ms is None:
+        period_ms = int(np.median(np.diff(times))) if len(times) > 1 else cfg["average_window_ms"]
+    recognizer = RecognizeCommands(
+        labels, capacity=recognizer_capacity(cfg["average_window_ms"], max(1, period_ms)), **cfg)
+    return recognizer.detections(np.asarray(scores), times)
+
+
+
+def detect_in_wav(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarray, *,
+                  settings: dict[str, Any] | None = None, every: int = 1,
+                  verbose: bool = True, file: TextIO | None = None) -> list[Detection]:
+    """Detections of a run's exported int8 model over a WAV (what ``ghost-kws stream`` does):
+    front end once over the file, TFLM as the firmware runs it, the firmware's recognizer.
+    With ``verbose`` each detection is printed as ``time  label  score``."""
+    loaded = load_export(run_dir)
+    audio = read_stream_audio(wav, loaded.frontend.sample_rate)
+    features, times = stream_features(audio, loaded.frontend)
+    run = run_tflm(loaded.exported, features, times, every=every, frontend=loaded.frontend)
+    dets = detect(run.scores, run.times_ms, loaded.labels, settings,
+                  period_ms=loaded.frontend.stride_ms * run.every,
+                  score_scale=run.score_scale, score_zero_point=run.score_zero_point)
+    if verbose:
+        out = file or sys.stdout
+        seconds = len(audio) / loaded.frontend.sample_rate
+        print(f"{wav if not isinstance(wav, np.ndarray) else '(array)'}: {seconds:.1f} s, "
+              f"{len(dets)} detection(s)", file=out)
+        for d in dets:
+            print(f"{d.time_ms / 1000.0:9.2f} s  {d.label:<10} {d.score / 256.0:.2f}", file=out)
+    return dets
