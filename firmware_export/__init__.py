@@ -1,7 +1,11 @@
 """Export of a converted int8 .tflite keyword-spotting model to TensorFlow Lite Micro firmware.
 
-Modules (none imports TensorFlow):
+Modules, by stage (the firmware-writing ones import no TensorFlow; conversion, verification and
+long-audio evaluation do):
 
+* :mod:`.convert` -- Keras model -> int8 step (or window) .tflite.
+* :mod:`.verify` -- every test clip streamed through TFLM: accuracy, agreement, arena, time.
+* :mod:`.feature_quantizer` -- front-end output -> int8 feature input, as the device computes it.
 * :mod:`.tflite_model` -- what a .tflite holds: ops, input/output tensors and their quantization.
 * :mod:`.tflm` -- runs a model on the real TFLM interpreter (tflite-micro wheel), measures the
   tensor arena, explains allocation failures.
@@ -10,7 +14,11 @@ Modules (none imports TensorFlow):
 * :mod:`.model_settings` -- ``model_settings.h``, every number the firmware needs.
 * :mod:`.recognizer` -- Python reference of TFLM micro_speech's RecognizeCommands (the C++ port
   is ``templates/recognize_commands.{h,cc}``).
-* :mod:`.firmware` -- writes the whole folder.
+* :mod:`.firmware` -- writes the whole folder (templates/: the C++ sources, Makefile, tflm.mk).
+* :mod:`.device` -- builds the folder against a real TFLM tree and runs it on the host or a
+  Cortex-M4 under QEMU (bit-exactness tests, device cost).
+* :mod:`.stream` -- long-audio evaluation on TFLM (FRR, false accepts per hour, DET), with the
+  ``stream_*`` modules beside it; :mod:`.pipeline` -- export, firmware and the run folders.
 """
 
 from .firmware import FirmwareFile, FirmwareFolder, write_firmware_folder
