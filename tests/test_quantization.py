@@ -15,7 +15,6 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapp
 
 from ghost_keras.layers import GhostGRU, GhostGRUCell, GhostLSTM, GhostLSTMCell
 from ghost_keras.models import build_model
-from ghost_keras.streaming import step_model
 from ghost_keras.quantization import (
     QuantizedGhostGRU,
     QuantizedGhostGRUCell,
@@ -356,23 +355,5 @@ def test_qat_model_predicts_tflm_int8(arch):
     accuracy = {name: float(np.mean(logits.argmax(1) == y_test)) for name, logits in
                 (("float", float_logits), ("qat", qat_logits), ("tflm", tflm_logits))}
 
-    # For comparison: post-training quantization of the float step, calibrated on real
-    # (frame, state) pairs, on TFLM.
-    float_step = step_model(model)
-    states = [np.zeros((100, int(t.shape[-1])), np.float32) for t in float_step.inputs[1:]]
-    frames, collected = [], [[] for _ in states]
-    for t in range(FRAMES):
-        if t % 2 == 0:
-            frames.append(x_test[:100, t])
-            for store, s in zip(collected, states):
-                store.append(s)
-        states = [np.asarray(s) for s in float_step([x_test[:100, t], *states])[1:]]
-    ptq_bytes = convert_step(float_step, np.concatenate(frames),
-                             [np.concatenate(c) for c in collected])
-    ptq_logits = run_tflm(ptq_bytes, float_step, x_test)
-    ptq_agreement = float(np.mean(ptq_logits.argmax(1) == float_logits.argmax(1)))
-    print(f"\n{arch}: ops {ops}; {len(model_bytes)} bytes (PTQ {len(ptq_bytes)}); accuracy "
-          f"{accuracy}; top-1 agreement QAT Keras vs TFLM int8 {agreement:.3f}, "
-          f"float vs PTQ on TFLM {ptq_agreement:.3f}")
     assert agreement >= 0.97
     assert accuracy["qat"] >= accuracy["float"] - 0.02

@@ -96,7 +96,8 @@ def test_stream_training_lowers_the_per_frame_loss_and_keeps_a_clip_model(
     # A clip-trained model read at every frame is far from per-frame targets; two short
     # epochs of per-frame training must close part of that gap on the validation stream.
     assert metrics["kept_epoch"] >= 1 and min(losses) < 0.9 * losses[0]
-    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_clips"] > 0
+    # Still a clip model: clearly above chance (1/12) on the clip test split.
+    assert metrics["test_clips"] > 0 and metrics["test_accuracy"] > 2 / 12
     config = json.loads((out / "config.json").read_text())
     assert config["stream_training"]["epochs"] == 2
     assert config["source_run"] == str(exported_run)
