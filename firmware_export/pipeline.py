@@ -165,14 +165,20 @@ def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
     settings["tensors"] = _tensor_names(info["model"], read_tflite(export_dir / TFLITE_FILE))
     frontend_config = FrontendConfig.from_dict(info["frontend"])
     tables = make_frontend(frontend_config).c_tables()
-    folder = write_firmware_folder(export_dir / TFLITE_FILE, settings, out_dir,
-                                   array_name=array_name, frontend_tables=tables)
-    if tflm_tree is None:
-        return folder
-    from firmware_export.device.build import cmsis_dsp_sources
-    from firmware_export.device.run import measure_on_device
+    device = None
+    if tflm_tree is not None:
+        import tempfile
 
-    cmsis = cmsis_dsp_sources() if frontend_config.kind != "microfrontend" else None
-    device = measure_on_device(folder.path, tflm_tree, cmsis_dsp=cmsis)
+        from firmware_export.device.build import cmsis_dsp_sources
+        from firmware_export.device.run import measure_on_device
+
+        # The probe brings its own arena, so a scratch copy with a placeholder arena is measured
+        # and out_dir is written once, with the measured arena.
+        cmsis = cmsis_dsp_sources() if frontend_config.kind != "microfrontend" else None
+        with tempfile.TemporaryDirectory(prefix="kws_fw_") as scratch:
+            probe_folder = write_firmware_folder(
+                export_dir / TFLITE_FILE, settings, scratch, array_name=array_name,
+                arena_bytes=16, frontend_tables=tables)
+            device = measure_on_device(probe_folder.path, tflm_tree, cmsis_dsp=cmsis)
     return write_firmware_folder(export_dir / TFLITE_FILE, settings, out_dir,
                                  array_name=array_name, frontend_tables=tables, device=device)

@@ -9,6 +9,7 @@ $GHOST_KERAS_CACHE`` or ``~/.cache/ghost-keras``), keyed by the tree's content, 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -68,6 +69,7 @@ def cache_root() -> Path:
     return Path(os.environ.get("GHOST_KERAS_CACHE", Path.home() / ".cache" / "ghost-keras"))
 
 
+@functools.lru_cache(maxsize=None)  # a tree is read-only while a process builds from it
 def _tree_digest(tree: Path) -> str:
     h = hashlib.sha256()
     for path in sorted(p for p in tree.rglob("*") if p.is_file()):
@@ -89,8 +91,9 @@ def tflm_library(tree: str | os.PathLike, target: str = "host", opt: str = "-O2"
     """``libtflm.a`` of ``tree`` for ``target``, from the cache or built into it now."""
     tree = Path(tree).resolve()
     toolchain = Toolchain(target)
-    if toolchain.missing():
-        raise BuildError(f"missing tools for {target}: {', '.join(toolchain.missing())}")
+    missing = toolchain.missing()
+    if missing:
+        raise BuildError(f"missing tools for {target}: {', '.join(missing)}")
     key = hashlib.sha256("\n".join([
         _tree_digest(tree), tflm_makefile().read_text(), toolchain.version(), target, opt,
     ]).encode()).hexdigest()[:20]
