@@ -132,9 +132,15 @@ def test_paper_table_columns_and_ghost_savings(bench):
 def test_deploy_measures_the_exports_and_streaming_beats_recomputing_the_window(bench):
     out, result = bench["out"], bench["results"]["deploy"]
     assert result["columns"] == DEPLOY_COLUMNS
-    # The firmware of each run on the Cortex-M4 (tiny mode: CMSIS-NN kernels only).
+    # The firmware of each run on the Cortex-M4 (tiny mode: CMSIS-NN kernels only), with the
+    # folder's LOGISTIC/TANH tables and with TFLM's own kernels.
     device = {(r["model"], r["kernels"]): r for r in result["device"]}
-    assert set(device) == {("gru_S", "cmsis_nn"), ("ghost_gru_S_r2", "cmsis_nn")}
+    assert set(device) == {(m, k) for m in ("gru_S", "ghost_gru_S_r2")
+                           for k in ("cmsis_nn", "cmsis_nn_tflm_activations")}
+    for model in ("gru_S", "ghost_gru_S_r2"):
+        tables, tflm = device[(model, "cmsis_nn")], device[(model, "cmsis_nn_tflm_activations")]
+        assert tables["instructions_per_invoke"] < tflm["instructions_per_invoke"]
+        assert tables["arena_bytes"] > tflm["arena_bytes"]
     for row in device.values():
         assert 0 < row["arena_bytes"] and 0 < row["instructions_per_invoke"]
         assert row["instructions_per_invoke"] < row["instructions_per_stride"]
