@@ -341,3 +341,27 @@ def test_deploy_and_redundancy_need_trained_runs_outside_quick_mode(tmp_path):
         bench_deploy.suite_deploy(tmp_path, False, data, None)
     with pytest.raises(SystemExit, match="run the paper suite"):
         bench_redundancy.suite_redundancy(tmp_path, False, data, None)
+
+
+def test_report_update_replaces_only_the_suites_it_has(tmp_path):
+    def result(suite: str, value: int) -> dict:
+        return {"suite": suite, "summary": [{"model": "gru_S", "value": value}], "quick": False,
+                "data": "real: x", "command": f"python -m benchmarks.run {suite}",
+                "machine": "m", "date": "d", "wall_seconds": 1.0}
+
+    first, second, page = tmp_path / "a", tmp_path / "b", tmp_path / "results.md"
+    first.mkdir()
+    second.mkdir()
+    for suite in ("paper", "deploy", "train_speed"):
+        (first / f"{suite}.json").write_text(json.dumps(result(suite, 1)))
+    (second / "deploy.json").write_text(json.dumps(result("deploy", 2)))
+    bench_report.render(first, page, "first")
+    before = bench_report.page_sections(page.read_text())
+    text = bench_report.render(second, page, "second", update=True)
+    after = bench_report.page_sections(text)
+    assert list(after) == ["paper", "deploy", "train_speed"]  # page order kept
+    assert after["paper"] == before["paper"] and after["train_speed"] == before["train_speed"]
+    assert "| gru_S | 2 |" in after["deploy"] and "| gru_S | 1 |" in before["deploy"]
+    assert "kept from the page before" in text and "paper, train_speed" in text
+    # Without --update the page holds only what the folder has.
+    assert list(bench_report.page_sections(bench_report.render(second, page, "x"))) == ["deploy"]
