@@ -9,6 +9,9 @@ A run folder holds everything later stages need (export, firmware, evaluation):
     learning_curves.png  loss and accuracy per epoch
     confusion_matrix.png on the test split
 
+and, made from its model by later commands, the folders of :data:`DERIVED_DIRS`, which a new
+training into the folder removes.
+
 Example:
 
 >>> from ghost_keras.training import TrainConfig, train
@@ -40,6 +43,10 @@ from ghost_keras.plots import plot_confusion, plot_history
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
 BEST_FILE = ".best.keras"  # the best model so far, while training
+#: Sub-folders that later commands derive from a run's model (``ghost-kws qat``, ``export``,
+#: ``firmware``/``demo``, ``stream-eval``, ``ghost_keras.redundancy.analyse_run``): retraining
+#: removes them, since results of the earlier model would silently outlive it.
+DERIVED_DIRS = ("qat", "export", "firmware", "stream_eval", "redundancy")
 
 
 @dataclass
@@ -225,8 +232,7 @@ def _train_into(run_dir: Path, config: TrainConfig, verbose: int) -> RunResult:
         ],
     ).history
     model = keras.models.load_model(best)
-    # Products of an earlier model in this folder would silently outlive the new one.
-    for stale in ("qat", "export", "firmware"):
+    for stale in DERIVED_DIRS:
         shutil.rmtree(run_dir / stale, ignore_errors=True)
     atomic_write_json(run_dir / CONFIG_FILE, {
         "train": config.to_dict(), "frontend": frontend.config.to_dict(), "labels": labels,
