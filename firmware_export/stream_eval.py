@@ -88,8 +88,8 @@ def stream_eval(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarray,
     labels = loaded.labels
     fe = loaded.frontend
     audio = read_stream_audio(wav, fe.sample_rate)
-    items = truth_items(truth, labels)
     audio_seconds = len(audio) / fe.sample_rate
+    items = truth_items(truth, labels, duration_s=audio_seconds)
     t0 = time.perf_counter()
     features, times = stream_features(audio, fe)
     frontend_seconds = time.perf_counter() - t0
