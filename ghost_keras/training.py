@@ -39,6 +39,7 @@ from ghost_keras.layers import GhostGRU, GhostLSTM  # noqa: F401  (registers the
 from ghost_keras.models import ARCHITECTURES, build_model
 from ghost_keras.profile import ModelProfile, profile_model
 from ghost_keras.plots import plot_confusion, plot_history
+from ghost_keras.progress import Progress
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -122,14 +123,16 @@ def frontend_config(name: str) -> FrontendConfig:
     return presets[name]()
 
 
-def load_index(config: TrainConfig) -> kws_data.SpeechCommandsIndex:
-    """Indexes the configured data, or makes (once) and indexes the synthetic set."""
+def load_index(config: TrainConfig, verbose: int = 0) -> kws_data.SpeechCommandsIndex:
+    """Indexes the configured data, or makes (once) and indexes the synthetic set
+    (``verbose``: its progress line, :mod:`ghost_keras.progress`)."""
     dirs = list(config.data_dirs)
     if not dirs and not config.split_dirs:
         from ghost_keras.data.synthetic import ensure_dataset
 
-        dirs = [str(ensure_dataset(clips_per_word=config.synthetic_clips_per_word,
-                                   seed=config.seed))]
+        with Progress("speech synthesis (eSpeak NG)", unit="clips", verbose=verbose) as bar:
+            dirs = [str(ensure_dataset(clips_per_word=config.synthetic_clips_per_word,
+                                       seed=config.seed, progress=bar.update))]
     several = len(dirs) + len(config.split_dirs) > 1
     indexes = [kws_data.scan(d, config.keywords, allow_missing_keywords=several) for d in dirs]
     for d in config.split_dirs:
@@ -206,7 +209,7 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
 def _train_into(run_dir: Path, config: TrainConfig, verbose: int) -> RunResult:
     keras.utils.set_random_seed(config.seed)
     frontend = make_frontend(frontend_config(config.frontend))
-    index = load_index(config)
+    index = load_index(config, verbose)
     cache = config.cache_dir or str(run_dir.parent / ".cache" / "features")
     datasets = kws_data.make_datasets(index, frontend, config.batch_size, seed=config.seed,
                                       cache_dir=cache)

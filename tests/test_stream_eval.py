@@ -177,7 +177,7 @@ def test_load_export_keeps_the_quantization_source():
     assert load_export((exported.tflite, info)).exported.source == "qat"
 
 
-def test_window_model_reruns_the_last_frames_every_k_strides():
+def test_window_model_reruns_the_last_frames_every_k_strides(capsys):
     """A small window model (10 frames) on TFLM: every 3rd frame, zero-padded at the start,
     equal to verify.stream_logits on the same windows; the float baseline alike."""
     import tf_keras as keras
@@ -196,14 +196,17 @@ def test_window_model_reruns_the_last_frames_every_k_strides():
     loaded = load_export((exported.tflite, info))
     features = rng.uniform(0, 4, (40, 8)).astype("float32")
     times = frame_times_ms(40, loaded.frontend)
-    run = run_tflm(loaded.exported, features, times, every=3)
+    run = run_tflm(loaded.exported, features, times, every=3, verbose=2)
+    # verbose=2: the stage's one progress line, though stderr is no terminal here.
+    assert capsys.readouterr().err == "tflm_int8: 13/13 invokes in 0:00\n"
     ends = np.arange(2, 40, 3)
     np.testing.assert_array_equal(run.times_ms, times[ends])
     padded = np.concatenate([np.zeros((9, 8), np.float32), features])
     windows = np.stack([padded[e : e + 10] for e in ends])
     expected = np.round(stream_logits(loaded.exported, windows) * 256).astype(np.uint8)
     np.testing.assert_array_equal(run.scores, expected)
-    fl = run_float_window(model, features, times, every=3)
+    fl = run_float_window(model, features, times, every=3, verbose=2)
+    assert capsys.readouterr().err == "float_window_every3: 13/13 windows in 0:00\n"
     np.testing.assert_array_equal(fl.times_ms, run.times_ms)
     assert np.abs(fl.scores.astype(int) - run.scores.astype(int)).max() <= 8
     assert run.invokes == len(ends) and run.host_seconds > 0
