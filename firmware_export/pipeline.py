@@ -20,7 +20,7 @@ from firmware_export.convert import ExportedModel, convert_model
 from firmware_export.firmware import FirmwareFolder, write_firmware_folder
 from firmware_export.tflite_model import TfliteModelInfo, read_tflite
 from firmware_export.verify import VerifyReport, verify_export
-from ghost_keras.features import FrontendConfig, make_frontend
+from ghost_keras.features import MICROFRONTEND, FrontendConfig, make_frontend
 from ghost_keras.fileio import atomic_write_bytes, atomic_write_json
 from ghost_keras.quantization import load_qat_model, qat_model_path
 
@@ -158,7 +158,7 @@ def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
 
         # The probe brings its own arena, so a scratch copy with a placeholder arena is measured
         # and out_dir is written once, with the measured arena.
-        cmsis = cmsis_dsp_sources() if frontend_config.kind != "microfrontend" else None
+        cmsis = cmsis_dsp_sources() if frontend_config.kind != MICROFRONTEND else None
         with tempfile.TemporaryDirectory(prefix="kws_fw_") as scratch:
             probe_folder = write_firmware_folder(
                 export_dir / TFLITE_FILE, settings, scratch, array_name=array_name,

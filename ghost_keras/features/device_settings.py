@@ -3,8 +3,9 @@
 One table, :func:`device_settings`, is the front end's part of the firmware: each row is one
 ``#define`` of ``model_settings.h``, one key of the firmware manifest's ``"frontend"`` entry and,
 for the microfrontend, the member of its C ``struct FrontendConfig`` that
-``templates/frontend_microfrontend.cc`` fills from that ``#define``. A setting is added here and
-nowhere else (the template's assignment line aside, which a test checks against ``c_field``).
+``templates/frontend_microfrontend.cc`` fills from that ``#define``. A new front-end setting is a
+``FrontendConfig`` field plus a row here; the firmware exporter has no list of its own (the
+template's assignment line aside, which ``tests/test_firmware.py`` checks against ``c_field``).
 
 The manifest keys and kind names (``lower_band_limit_hz``, ``cmsis_mfcc_q15``) are the names the
 firmware folder has always used: they are outputs, and a folder of an unchanged model must stay
@@ -23,6 +24,22 @@ from ghost_keras.features.config import MICROFRONTEND, FrontendConfig
 DEVICE_MICROFRONTEND = "microfrontend"
 DEVICE_CMSIS_MFCC = "cmsis_mfcc_q15"
 DEVICE_KINDS = (DEVICE_MICROFRONTEND, DEVICE_CMSIS_MFCC)
+
+
+#: The microfrontend's library parameters: FrontendConfig field (also the manifest key; the
+#: macro is ``KWS_MF_<FIELD>``) -> the C ``struct FrontendConfig`` member it sets.
+_MICROFRONTEND_C_FIELDS = {
+    "smoothing_bits": "noise_reduction.smoothing_bits",
+    "even_smoothing": "noise_reduction.even_smoothing",
+    "odd_smoothing": "noise_reduction.odd_smoothing",
+    "min_signal_remaining": "noise_reduction.min_signal_remaining",
+    "enable_pcan": "pcan_gain_control.enable_pcan",
+    "pcan_strength": "pcan_gain_control.strength",
+    "pcan_offset": "pcan_gain_control.offset",
+    "gain_bits": "pcan_gain_control.gain_bits",
+    "enable_log": "log_scale.enable_log",
+    "scale_shift": "log_scale.scale_shift",
+}
 
 
 @dataclass(frozen=True)
@@ -92,28 +109,8 @@ def device_settings(config: FrontendConfig) -> tuple[DeviceSetting, ...]:
         row("input_offset", "KWS_FRONTEND_INPUT_OFFSET", 0.0),
     ]
     if micro:
-        rows += [
-            row("smoothing_bits", "KWS_MF_SMOOTHING_BITS", config.smoothing_bits,
-                c_field="noise_reduction.smoothing_bits"),
-            row("even_smoothing", "KWS_MF_EVEN_SMOOTHING", config.even_smoothing,
-                c_field="noise_reduction.even_smoothing"),
-            row("odd_smoothing", "KWS_MF_ODD_SMOOTHING", config.odd_smoothing,
-                c_field="noise_reduction.odd_smoothing"),
-            row("min_signal_remaining", "KWS_MF_MIN_SIGNAL_REMAINING",
-                config.min_signal_remaining, c_field="noise_reduction.min_signal_remaining"),
-            row("enable_pcan", "KWS_MF_ENABLE_PCAN", config.enable_pcan,
-                c_field="pcan_gain_control.enable_pcan"),
-            row("pcan_strength", "KWS_MF_PCAN_STRENGTH", config.pcan_strength,
-                c_field="pcan_gain_control.strength"),
-            row("pcan_offset", "KWS_MF_PCAN_OFFSET", config.pcan_offset,
-                c_field="pcan_gain_control.offset"),
-            row("gain_bits", "KWS_MF_GAIN_BITS", config.gain_bits,
-                c_field="pcan_gain_control.gain_bits"),
-            row("enable_log", "KWS_MF_ENABLE_LOG", config.enable_log,
-                c_field="log_scale.enable_log"),
-            row("scale_shift", "KWS_MF_SCALE_SHIFT", config.scale_shift,
-                c_field="log_scale.scale_shift"),
-        ]
+        rows += [row(name, f"KWS_MF_{name.upper()}", getattr(config, name), c_field=c_field)
+                 for name, c_field in _MICROFRONTEND_C_FIELDS.items()]
     else:
         rows += [row("num_mfcc", "KWS_NUM_MFCC", config.num_coefficients),
                  row("fft_length", "KWS_FFT_LENGTH", config.fft_length)]
