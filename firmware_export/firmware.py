@@ -33,6 +33,7 @@ from .model_settings import (
     render_model_settings_header,
 )
 from .op_resolver import render_model_ops_header
+from .tensor_roles import tensor_name
 from .tflite_model import TfliteModelInfo, load_model_bytes, read_tflite
 from .tflm import measure_arena, recommended_arena_bytes
 
@@ -300,7 +301,7 @@ def render_firmware_files(
 def _manifest(files: Mapping[str, bytes], model: bytes, info: TfliteModelInfo,
               fs: FirmwareSettings, array_name: str) -> bytes:
     def tensor(t):
-        return {"index": t.index, "name": t.signature_name or t.name, "shape": list(t.shape),
+        return {"index": t.index, "name": tensor_name(t), "shape": list(t.shape),
                 "dtype": t.dtype, "scale": t.scale, "zero_point": t.zero_point}
 
     doc = {

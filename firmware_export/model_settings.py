@@ -24,7 +24,13 @@ from ghost_keras.features.device_settings import DEVICE_KINDS, device_kind
 from .c_sources import c_float_literal, header_guard, validate_c_identifier
 from .feature_quantizer import FeatureQuantizer
 from .recognizer import default_ignore_labels, probability_to_threshold, recognizer_capacity
-from .tensor_roles import SettingsError, TensorRoles, check_roles, resolve_tensor_roles
+from .tensor_roles import (
+    SettingsError,
+    TensorRoles,
+    check_roles,
+    resolve_tensor_roles,
+    tensor_name,
+)
 from .tflite_model import TensorInfo, TfliteModelInfo
 
 
@@ -237,13 +243,13 @@ def _macros(labels, ignore, roles, fe: FrontendConfig, quantizer: FeatureQuantiz
     m += [
         _i("KWS_FRAMES_PER_INPUT", frames_per_input, "frames in the model's feature input"),
         _i("KWS_FRAMES_PER_DECISION", frames_per_decision, "frames between two invokes"),
-        _i("KWS_FEATURE_INPUT_INDEX", f.index, f.signature_name or f.name),
+        _i("KWS_FEATURE_INPUT_INDEX", f.index, tensor_name(f)),
         _i("KWS_FEATURE_INPUT_SIZE", f.size),
         _f("KWS_FEATURE_INPUT_SCALE", f.scale),
         _i("KWS_FEATURE_INPUT_ZERO_POINT", f.zero_point),
         _f("KWS_FEATURE_QUANT_MULT", mult, "input_scale / feature input scale"),
         _f("KWS_FEATURE_QUANT_OFFSET", offset, "input_offset / feature input scale"),
-        _i("KWS_SCORES_OUTPUT_INDEX", s.index, s.signature_name or s.name),
+        _i("KWS_SCORES_OUTPUT_INDEX", s.index, tensor_name(s)),
         _i("KWS_SCORES_ARE_INT8", int(s.dtype == "int8"), "else uint8"),
         _f("KWS_SCORES_SCALE", s.scale),
         _i("KWS_SCORES_ZERO_POINT", s.zero_point),
@@ -256,8 +262,8 @@ def _macros(labels, ignore, roles, fe: FrontendConfig, quantizer: FeatureQuantiz
     ]
     for k, (si, so) in enumerate(roles.states):
         m += [
-            _i(f"KWS_STATE{k}_INPUT_INDEX", si.index, si.signature_name or si.name),
-            _i(f"KWS_STATE{k}_OUTPUT_INDEX", so.index, so.signature_name or so.name),
+            _i(f"KWS_STATE{k}_INPUT_INDEX", si.index, tensor_name(si)),
+            _i(f"KWS_STATE{k}_OUTPUT_INDEX", so.index, tensor_name(so)),
             _i(f"KWS_STATE{k}_BYTES", si.nbytes),
             _f(f"KWS_STATE{k}_SCALE", si.scale, "same for input and output"),
             _i(f"KWS_STATE{k}_ZERO_POINT", si.zero_point),

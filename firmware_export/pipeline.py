@@ -18,6 +18,7 @@ import numpy as np
 
 from firmware_export.convert import ExportedModel, convert_model
 from firmware_export.firmware import FirmwareFolder, write_firmware_folder
+from firmware_export.tensor_roles import tensor_name
 from firmware_export.tflite_model import TfliteModelInfo, read_tflite
 from firmware_export.verify import VerifyReport, verify_export
 from ghost_keras.features import MICROFRONTEND, FrontendConfig, make_frontend
@@ -119,14 +120,12 @@ def _tensor_names(model: dict[str, Any], tflite: TfliteModelInfo) -> dict[str, A
     """Which tensor is the frame, the scores and each state, from the export's roles: the
     converter knows them, and an LSTM's two states have the same shape, so they cannot be
     told apart by shape."""
-    def name(t: Any) -> str:
-        return t.signature_name or t.name
-
     inputs, outputs = list(model.get("input_roles", [0])), list(model.get("output_roles", [0]))
-    states = [[name(tflite.inputs[inputs.index(i + 1)]), name(tflite.outputs[outputs.index(i + 1)])]
+    states = [[tensor_name(tflite.inputs[inputs.index(i + 1)]),
+               tensor_name(tflite.outputs[outputs.index(i + 1)])]
               for i in range(len(model.get("state_sizes", [])))]
-    return {"features": name(tflite.inputs[inputs.index(0)]),
-            "scores": name(tflite.outputs[outputs.index(0)]), "states": states}
+    return {"features": tensor_name(tflite.inputs[inputs.index(0)]),
+            "scores": tensor_name(tflite.outputs[outputs.index(0)]), "states": states}
 
 
 def write_run_firmware(run_dir: str | Path, out_dir: str | Path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 
 import numpy as np
@@ -29,6 +30,7 @@ from firmware_export.model_settings import (
     render_model_settings_header,
 )
 from firmware_export.op_resolver import op_for_method, render_model_ops_header
+from firmware_export.tensor_roles import resolve_tensor_roles, tensor_name
 from firmware_export.tflite_model import read_tflite
 from firmware_export.tflm import TflmInterpreter, find_smallest_arena
 from ghost_keras.features.config import FrontendConfig
@@ -281,6 +283,19 @@ def test_explicit_tensor_names_and_probability_threshold(model):
         read_tflite(model), ArenaChoice(4096))
     assert fs.roles.features.signature_name == "frame"
     assert fs.recognizer["detection_threshold"] == 205  # round(0.8 * 256) in score units
+
+
+def test_roles_are_inferred_from_the_signature_names():
+    """The converter names every output of a tf.function ``StatefulPartitionedCall:<k>``: only
+    the signature names tell the scores from a state output of the same size."""
+    from test_recognizer import synthetic_model
+
+    info = synthetic_model(num_labels=8)  # state and scores both have 8 values
+    outputs = tuple(dataclasses.replace(t, name=f"StatefulPartitionedCall:{t.index}")
+                    for t in info.outputs)
+    roles = resolve_tensor_roles(dataclasses.replace(info, outputs=outputs), 8)
+    assert tensor_name(roles.scores) == "scores" and tensor_name(roles.features) == "frame"
+    assert [(tensor_name(i), tensor_name(o)) for i, o in roles.states] == [("state", "new_state")]
 
 
 # -- templates (they include TFLM headers, so they are checked by content) ----------------------
