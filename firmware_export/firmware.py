@@ -32,7 +32,7 @@ from .model_settings import (
     build_settings,
     render_model_settings_header,
 )
-from .op_resolver import render_model_ops_header
+from .op_resolver import render_model_ops_header, table_ops
 from .tensor_roles import tensor_name
 from .tflite_model import TfliteModelInfo, load_model_bytes, read_tflite
 from .tflm import measure_arena, recommended_arena_bytes
@@ -50,6 +50,10 @@ _COMMON_TEMPLATES = (
     "recognize_commands.h",
     "recognize_commands.cc",
 )
+# The int8 LOGISTIC/TANH table kernels, in folders whose model has such ops.
+_TABLE_TEMPLATES = ("kws_activation_tables.h", "kws_activation_tables.cc")
+#: Arena one table kernel takes (kws::kActivationTableBytes).
+ACTIVATION_TABLE_BYTES = 256
 _FRONTEND_TEMPLATES = {
     MICROFRONTEND: "frontend_microfrontend.cc",
     CMSIS_MFCC: "frontend_cmsis_mfcc.cc",
@@ -142,7 +146,7 @@ def check_frontend_tables(tables: Mapping[str, np.ndarray], frontend: FrontendCo
 
 
 def _choose_arena(model: bytes, arena_bytes: int | None, margin: float,
-                  device: Mapping[str, int] | None) -> ArenaChoice:
+                  device: Mapping[str, int] | None, table_operators: int) -> ArenaChoice:
     if arena_bytes is not None:
         if arena_bytes <= 0 or arena_bytes % 16:
             raise SettingsError(f"arena_bytes {arena_bytes} must be a positive multiple of 16")
@@ -154,16 +158,18 @@ def _choose_arena(model: bytes, arena_bytes: int | None, margin: float,
             frontend_heap_bytes=device.get("frontend_heap_in_use_bytes"),
         )
     measured = measure_arena(model)
+    table_bytes = table_operators * ACTIVATION_TABLE_BYTES
     return ArenaChoice(
-        arena_bytes=recommended_arena_bytes(measured.smallest_bytes, margin),
+        arena_bytes=recommended_arena_bytes(measured.smallest_bytes + table_bytes, margin),
         measured_bytes=measured.smallest_bytes,
         recorded_bytes=measured.recorded.total,
         margin=margin,
+        table_bytes=table_bytes,
     )
 
 
 def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
-            names: list[str], model_name: str) -> str:
+            names: list[str], model_name: str, tables: tuple[str, ...]) -> str:
     descriptions = {
         "model_data.h": "declares the model array", "model_data.cc": "the model bytes",
         "model_ops.h": "op resolver with exactly the model's ops",
@@ -176,6 +182,8 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
         "frontend_tables.c": "front-end table data",
         "recognize_commands.h": "posterior averaging and detection",
         "recognize_commands.cc": "the recognizer (no heap, no TFLM headers)",
+        "kws_activation_tables.h": "int8 LOGISTIC/TANH table kernels (TFLM's bytes, faster)",
+        "kws_activation_tables.cc": "the table kernels: filled by TFLM's reference at Prepare",
         "README.md": "this file", MANIFEST_NAME: "file list with sizes and SHA-256",
         "Makefile": "builds the folder (and TFLM) against a TFLM tree: see Building",
         "tflm.mk": "how the Makefile builds TFLM's library (TFLM's flags)",
@@ -222,8 +230,10 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
                       f"{arena.measured_bytes}, plus {arena.margin:.0%} for other kernels and "
                       "TFLM version drift, rounded up to 16")
     else:
+        tables = (f" plus {arena.table_bytes} for the table kernels" if arena.table_bytes
+                  else "")
         arena_note = (f"smallest that allocated and invoked on the 64-bit host TFLM: "
-                      f"{arena.measured_bytes}, plus {arena.margin:.0%}, rounded up to 16; a "
+                      f"{arena.measured_bytes}{tables}, plus {arena.margin:.0%}, rounded up to 16; a "
                       "32-bit device needs less (its pointers are half as wide): "
                       "`ghost-kws firmware --tflm-tree` measures it on a Cortex-M4")
     values = {
@@ -233,6 +243,11 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
         "array_name": array_name,
         "op_count": str(len(info.ops)),
         "op_list": ", ".join(info.ops),
+        "table_note": (
+            f" int8 {' and '.join(tables)} run as 256-entry tables (`kws_activation_tables.cc`): "
+            "filled at Prepare by TFLM's own reference function, so the bytes are TFLM's, at a "
+            "few instructions per element instead of 170-380 on a Cortex-M4; "
+            f"{ACTIVATION_TABLE_BYTES} B of arena each" if tables else ""),
         "arena_bytes": str(arena.arena_bytes),
         "arena_note": arena_note,
         "frontend_note": frontend_note,
@@ -264,14 +279,18 @@ def render_firmware_files(
     arena_margin: float = ARENA_MARGIN,
     model_name: str = "ghost-keras KWS model",
     device: Mapping[str, int] | None = None,
+    table_kernels: bool = True,
 ) -> tuple[dict[str, bytes], TfliteModelInfo, FirmwareSettings]:
     """Every file of the folder as ``{name: bytes}``, without writing anything."""
     data = load_model_bytes(model)
     info = read_tflite(data)
     validate_c_identifier(array_name)
-    ops_header = render_model_ops_header(info.ops)  # fails early on an op TFLM lacks
-    fs = build_settings(settings, info, _choose_arena(data, arena_bytes, arena_margin, device),
-                        array_name)
+    tables = table_ops(info.operator_inputs) if table_kernels else ()
+    # fails early on an op TFLM lacks
+    ops_header = render_model_ops_header(info.ops, tables=tables)
+    table_operators = sum(op in tables for op, _ in info.operator_inputs)
+    fs = build_settings(settings, info, _choose_arena(data, arena_bytes, arena_margin, device,
+                                                      table_operators), array_name)
 
     texts: dict[str, str] = {}
     model_src = render_model_data(data, array_name)
@@ -279,7 +298,7 @@ def render_firmware_files(
     texts[model_src.source_name] = model_src.source
     texts["model_ops.h"] = ops_header
     texts["model_settings.h"] = render_model_settings_header(fs)
-    for name in _COMMON_TEMPLATES:
+    for name in _COMMON_TEMPLATES + (_TABLE_TEMPLATES if tables else ()):
         texts[name] = template_text(name)
     frontend_file = _FRONTEND_TEMPLATES[fs.frontend.kind]
     texts[frontend_file] = template_text(frontend_file)
@@ -292,7 +311,7 @@ def render_firmware_files(
     texts[tables_src.source_name] = tables_src.source
 
     names = sorted(texts) + ["README.md", MANIFEST_NAME]
-    texts["README.md"] = _readme(fs, info, array_name, names, model_name)
+    texts["README.md"] = _readme(fs, info, array_name, names, model_name, tables)
     files = {name: text.encode("utf-8") for name, text in texts.items()}
     files[MANIFEST_NAME] = _manifest(files, data, info, fs, array_name)
     return files, info, fs
@@ -342,6 +361,7 @@ def write_firmware_folder(
     arena_margin: float = ARENA_MARGIN,
     model_name: str = "ghost-keras KWS model",
     device: Mapping[str, int] | None = None,
+    table_kernels: bool = True,
 ) -> FirmwareFolder:
     """Writes the firmware folder for a converted int8 model and returns what it wrote.
 
@@ -350,7 +370,9 @@ def write_firmware_folder(
     works on the host TFLM and adds ``arena_margin``. ``device``: what
     :func:`firmware_export.device.measure_on_device` measured on the 32-bit target
     (``arena_bytes``, ``frontend_heap_in_use_bytes``); the arena is then sized from it.
-    ``frontend_tables``: the
+    ``table_kernels``: run int8 LOGISTIC/TANH as the folder's 256-entry tables (TFLM's bytes,
+    170-380 fewer instructions per element on a Cortex-M4, 256 B more arena per op); False
+    registers TFLM's own kernels. ``frontend_tables``: the
     ``make_frontend(config).c_tables()`` dict of the front end the model was trained on (names
     in :func:`frontend_table_spec`). Files a previous run wrote into ``out_dir`` (per its manifest) and
     this one does not are removed; nothing else in ``out_dir`` is touched.
@@ -358,7 +380,7 @@ def write_firmware_folder(
     files, info, fs = render_firmware_files(
         tflite_path_or_bytes, settings, array_name, arena_bytes,
         frontend_tables=frontend_tables, arena_margin=arena_margin, model_name=model_name,
-        device=device,
+        device=device, table_kernels=table_kernels,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

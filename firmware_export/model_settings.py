@@ -50,6 +50,9 @@ class ArenaChoice:
     twice as wide); ``cortex-m4``: the device itself, under QEMU (:mod:`firmware_export.device`)."""
     frontend_heap_bytes: int | None = None
     """Heap the front end holds after its setup, measured on the Cortex-M4 (None: not measured)."""
+    table_bytes: int = 0
+    """Arena the folder's table kernels take on top of a host measurement (the wheel runs TFLM's
+    own LOGISTIC/TANH); a Cortex-M4 measurement already includes them."""
 
 
 @dataclass(frozen=True)
@@ -276,8 +279,9 @@ def _macros(labels, ignore, roles, fe: FrontendConfig, quantizer: FeatureQuantiz
             _list("KWS_STATE_ZERO_POINTS", [_paren(str(i.zero_point)) for i, _ in roles.states]),
         ]
     where = {"host": "host (64-bit) TFLM", "cortex-m4": "Cortex-M4"}[arena.measured_on]
+    tables = f" + tables {arena.table_bytes}" if arena.table_bytes else ""
     arena_note = (
-        f"{where} minimum {arena.measured_bytes} + {arena.margin:.0%}, rounded up to 16"
+        f"{where} minimum {arena.measured_bytes}{tables} + {arena.margin:.0%}, rounded up to 16"
         if arena.measured_bytes is not None else "given by the caller"
     )
     m += [Macro("KWS_TENSOR_ARENA_BYTES", str(int(arena.arena_bytes)), "int", arena_note,

@@ -131,13 +131,15 @@ def _tensor_names(model: dict[str, Any], tflite: TfliteModelInfo) -> dict[str, A
 def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
                        array_name: str = "g_kws_model",
                        recognizer: dict[str, Any] | None = None,
-                       tflm_tree: str | Path | None = None) -> FirmwareFolder:
+                       tflm_tree: str | Path | None = None,
+                       table_kernels: bool = True) -> FirmwareFolder:
     """Writes the firmware folder of a run, exporting it first if that was not done yet.
 
     ``tflm_tree``: a Cortex-M4 TFLM tree (``create_tflm_tree.py`` output); when given, the
     arena in ``model_settings.h`` is sized from the smallest arena that works on a Cortex-M4
     (built with the folder's Makefile and run under QEMU: needs arm-none-eabi-g++ and
     qemu-system-arm), and the README gives the front end's heap measured there.
+    ``table_kernels``: see :func:`firmware_export.firmware.write_firmware_folder`.
     """
     run_dir = Path(run_dir)
     export_dir = run_dir / "export"
@@ -161,7 +163,8 @@ def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
         with tempfile.TemporaryDirectory(prefix="kws_fw_") as scratch:
             probe_folder = write_firmware_folder(
                 export_dir / TFLITE_FILE, settings, scratch, array_name=array_name,
-                arena_bytes=16, frontend_tables=tables)
+                arena_bytes=16, frontend_tables=tables, table_kernels=table_kernels)
             device = measure_on_device(probe_folder.path, tflm_tree, cmsis_dsp=cmsis)
     return write_firmware_folder(export_dir / TFLITE_FILE, settings, out_dir,
-                                 array_name=array_name, frontend_tables=tables, device=device)
+                                 array_name=array_name, frontend_tables=tables, device=device,
+                                 table_kernels=table_kernels)

@@ -29,7 +29,7 @@ from firmware_export.model_settings import (
     quantize_features,
     render_model_settings_header,
 )
-from firmware_export.op_resolver import op_for_method, render_model_ops_header
+from firmware_export.op_resolver import op_for_method, render_model_ops_header, table_ops
 from firmware_export.tensor_roles import resolve_tensor_roles, tensor_name
 from firmware_export.tflite_model import read_tflite
 from firmware_export.tflm import TflmInterpreter, find_smallest_arena
@@ -82,8 +82,16 @@ def test_read_tflite_rejects_other_files(tmp_path):
 
 def test_model_ops_header_registers_exactly_the_model_ops(folder, model):
     text = (folder.path / "model_ops.h").read_text()
-    methods = re.findall(r"resolver\.(Add\w+)\(\)", text)
+    calls = re.findall(r"resolver\.(Add\w+)\(([^)]*)\)", text)
+    methods = [m for m, _ in calls]
     assert [op_for_method(m) for m in methods] == tflite_ops(model)
+    # int8 LOGISTIC/TANH get the folder's table kernels, every other op TFLM's own.
+    tables = {"LOGISTIC": "kws::Register_LOGISTIC_INT8_TABLE(",
+              "TANH": "kws::Register_TANH_INT8_TABLE("}
+    assert "TANH" in tflite_ops(model)
+    assert {op_for_method(m): arg for m, arg in calls if arg} == {
+        op: tables[op] for op in tflite_ops(model) if op in tables}
+    assert (folder.path / "kws_activation_tables.cc").is_file()
     count = int(re.search(r"kModelOpCount = (\d+);", text).group(1))
     assert count == len(methods) == len(set(methods))
     assert "using ModelOpResolver = tflite::MicroMutableOpResolver<kModelOpCount>;" in text
@@ -101,6 +109,13 @@ def test_model_ops_header_knows_the_ghostrnn_ops():
                    "AddDepthwiseConv2D", "AddAveragePool2D", "AddMean"):
         assert f"resolver.{method}()" in text
     assert "kModelOpCount = 21;" in text
+    assert "kws_activation_tables.h" not in text  # no table kernels unless asked
+    tables = table_ops([("FULLY_CONNECTED", "INT8"), ("LOGISTIC", "INT8"), ("TANH", "INT8"),
+                        ("TANH", "INT16"), ("LOGISTIC", "INT8")])
+    assert tables == ("LOGISTIC",)  # a TANH that reads int16 keeps TFLM's kernel
+    text = render_model_ops_header(ops, tables=tables)
+    assert "resolver.AddLogistic(kws::Register_LOGISTIC_INT8_TABLE())" in text
+    assert "resolver.AddTanh()" in text and '#include "kws_activation_tables.h"' in text
     with pytest.raises(ValueError, match="WHILE_LOOP|not supported"):
         render_model_ops_header(["WHILE_LOOP"])
     with pytest.raises(ValueError, match="CUSTOM:TensorListReserve"):
@@ -366,7 +381,8 @@ def test_folder_lists_its_files_and_sizes(folder, model):
     assert names == sorted(names)
     assert set(names) == {
         "README.md", MANIFEST_NAME, "Makefile", "frontend_microfrontend.cc", "frontend_tables.c",
-        "frontend_tables.h", "kws_frontend.h", "kws_main.cc", "kws_main.h", "model_data.cc",
+        "frontend_tables.h", "kws_activation_tables.cc", "kws_activation_tables.h",
+        "kws_frontend.h", "kws_main.cc", "kws_main.h", "model_data.cc",
         "model_data.h", "model_ops.h", "model_settings.h", "recognize_commands.cc",
         "recognize_commands.h", "tflm.mk"}
     for f in folder.files:
@@ -436,3 +452,17 @@ def test_run_firmware_names_states_from_the_export_roles():
     assert _tensor_names(model, tflite) == {
         "features": "frame", "scores": "output_1",
         "states": [["state_0", "output_2"], ["state_1", "output_0"]]}
+
+
+def test_folder_with_tflm_activation_kernels_has_no_tables(model):
+    files, _, fs = render_firmware_files(model, TINY_SETTINGS, frontend_tables=TINY_TABLES,
+                                         table_kernels=False)
+    assert "kws_activation_tables.cc" not in files and fs.arena.table_bytes == 0
+    assert b"kws::" not in files["model_ops.h"] and b"resolver.AddTanh()" in files["model_ops.h"]
+    with_tables, _, fs_tables = render_firmware_files(model, TINY_SETTINGS,
+                                                      frontend_tables=TINY_TABLES)
+    # The host-measured arena grows by the tables' 256 B each (TANH: two ops in this model).
+    assert fs_tables.arena.table_bytes == 256 * sum(
+        op in ("LOGISTIC", "TANH") for op, _ in read_tflite(model).operator_inputs)
+    assert fs_tables.arena.arena_bytes > fs.arena.arena_bytes
+    assert b"tables" in with_tables["model_settings.h"]
