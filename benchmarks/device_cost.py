@@ -5,7 +5,9 @@ Per kernel set: flash (text + data) and static RAM (data + bss) of the whole tes
 (folder + TFLM + front end + newlib with semihosting + the WAV harness), the heap the front end
 takes at setup, the smallest tensor arena that allocates and invokes (bisected on the M4), and
 the executed instructions per ``Invoke()`` and per 20 ms stride (front end + invoke +
-recognizer), medians over the audio. Instructions, not cycles: QEMU counts instructions
+recognizer), medians over the audio; for CMSIS-NN also with TFLM's own int8 LOGISTIC/TANH
+kernels instead of the folder's table kernels (``cmsis_nn_tflm_activations``: same bytes, the
+cost the tables remove). Instructions, not cycles: QEMU counts instructions
 (``-icount``); a Cortex-M4 spends more cycles than that on loads, multiplies and branches.
 """
 
@@ -67,19 +69,26 @@ def device_cost(run_dir: Path, wav: Path, trees: Path,
     loaded = load_export(run_dir)
     cmsis = cmsis_dsp_sources() if loaded.frontend.kind != "microfrontend" else None
     row: dict[str, Any] = {}
+    variants = [(k, k, True) for k in kernels]
+    if "cmsis_nn" in kernels:
+        variants.append(("cmsis_nn_tflm_activations", "cmsis_nn", False))
+    folders: dict[bool, Path] = {}
     with tempfile.TemporaryDirectory(prefix="device_cost_") as tmp:
-        folder = write_run_firmware(run_dir, Path(tmp) / "fw",
-                                    tflm_tree=trees / KERNELS["cmsis_nn"]).path
-        for kernel_set in kernels:
+        for name, kernel_set, tables in variants:
+            if tables not in folders:
+                folders[tables] = write_run_firmware(run_dir, Path(tmp) / f"fw-{tables}",
+                                                     tflm_tree=trees / KERNELS["cmsis_nn"],
+                                                     table_kernels=tables).path
+            folder = folders[tables]
             tree = KERNELS[kernel_set]
-            build = Path(tmp) / kernel_set
+            build = Path(tmp) / name
             probe = run_probe(build_app(folder, trees / tree, build, "cortex-m4", app=PROBE,
                                         cmsis_dsp=cmsis), target="cortex-m4")
             harness = build_app(folder, trees / tree, build, "cortex-m4", app=HARNESS,
                                 cmsis_dsp=cmsis, arena_bytes=probe["arena_bytes"])
             run = run_harness(harness, wav, loaded.exported, target="cortex-m4")
             size = elf_sizes(harness)
-            row[kernel_set] = {
+            row[name] = {
                 "flash_bytes": size["text"] + size["data"],
                 "static_ram_bytes": size["data"] + size["bss"],
                 "frontend_heap_bytes": probe.get("frontend_heap_in_use_bytes"),

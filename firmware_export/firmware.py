@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ghost_keras.features.config import CMSIS_MFCC, MICROFRONTEND, FrontendConfig
+from ghost_keras.features.device_settings import manifest_frontend
 from ghost_keras.fileio import atomic_write_bytes
 
 from .c_sources import render_c_arrays, render_model_data, validate_c_identifier
@@ -30,7 +32,8 @@ from .model_settings import (
     build_settings,
     render_model_settings_header,
 )
-from .op_resolver import render_model_ops_header
+from .op_resolver import render_model_ops_header, table_ops
+from .tensor_roles import tensor_name
 from .tflite_model import TfliteModelInfo, load_model_bytes, read_tflite
 from .tflm import measure_arena, recommended_arena_bytes
 
@@ -47,9 +50,13 @@ _COMMON_TEMPLATES = (
     "recognize_commands.h",
     "recognize_commands.cc",
 )
+# The int8 LOGISTIC/TANH table kernels, in folders whose model has such ops.
+_TABLE_TEMPLATES = ("kws_activation_tables.h", "kws_activation_tables.cc")
+#: Arena one table kernel takes (kws::kActivationTableBytes).
+ACTIVATION_TABLE_BYTES = 256
 _FRONTEND_TEMPLATES = {
-    "microfrontend": "frontend_microfrontend.cc",
-    "cmsis_mfcc_q15": "frontend_cmsis_mfcc.cc",
+    MICROFRONTEND: "frontend_microfrontend.cc",
+    CMSIS_MFCC: "frontend_cmsis_mfcc.cc",
 }
 TABLE_PREFIX = "kws_"
 
@@ -88,14 +95,14 @@ def template_text(name: str) -> str:
     return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
 
 
-def frontend_table_spec(frontend: Mapping[str, Any]) -> dict[str, tuple[type, int | None]]:
+def frontend_table_spec(frontend: FrontendConfig) -> dict[str, tuple[type, int | None]]:
     """Tables the front-end file needs: name -> (dtype, length or None when it depends on the
     filters). MFCC: ``arm_mfcc_init_q15``'s arguments; microfrontend: the window and filterbank
     tables of the training front end (:mod:`ghost_keras.features.microfrontend_tables`)."""
-    n_mel = frontend["num_channels"]
-    if frontend["kind"] == "microfrontend":
+    n_mel = frontend.num_channels
+    if frontend.kind == MICROFRONTEND:
         return {
-            "window_coefficients": (np.int16, frontend["window_samples"]),
+            "window_coefficients": (np.int16, frontend.window_samples),
             "filterbank_start_index": (np.int32, 1),
             "filterbank_end_index": (np.int32, 1),
             "filterbank_channel_frequency_starts": (np.int16, n_mel + 1),
@@ -105,31 +112,31 @@ def frontend_table_spec(frontend: Mapping[str, Any]) -> dict[str, tuple[type, in
             "filterbank_unweights": (np.int16, None),
         }
     return {
-        "window_coefs": (np.int16, frontend["fft_length"]),  # q15, applied to fftLen samples
+        "window_coefs": (np.int16, frontend.fft_length),  # q15, applied to fftLen samples
         "filter_pos": (np.uint32, n_mel),
         "filter_lengths": (np.uint32, n_mel),
         "filter_coefs": (np.int16, None),  # q15, sum(filter_lengths) values
-        "dct_coefs": (np.int16, frontend["num_mfcc"] * n_mel),  # q15, [num_mfcc, n_mel]
+        "dct_coefs": (np.int16, frontend.num_coefficients * n_mel),  # q15, [num_mfcc, n_mel]
     }
 
 
-def check_frontend_tables(tables: Mapping[str, np.ndarray], frontend: Mapping[str, Any]) -> None:
+def check_frontend_tables(tables: Mapping[str, np.ndarray], frontend: FrontendConfig) -> None:
     """Raises ``SettingsError`` unless ``tables`` holds what the front-end file needs."""
     spec = frontend_table_spec(frontend)
     missing = [k for k in spec if k not in tables]
     if missing:
-        raise SettingsError(f"the {frontend['kind']} front end needs tables {missing} "
+        raise SettingsError(f"the {frontend.kind} front end needs tables {missing} "
                             f"(Frontend.c_tables() must give {list(spec)})")
     extra = sorted(set(tables) - set(spec))
     if extra:
-        raise SettingsError(f"tables {extra} are not used by the {frontend['kind']} front end")
+        raise SettingsError(f"tables {extra} are not used by the {frontend.kind} front end")
     for name, (dtype, length) in spec.items():
         array = np.asarray(tables[name])
         if array.dtype != dtype:
             raise SettingsError(f"table {name} must be {np.dtype(dtype)}, is {array.dtype}")
         if length is not None and array.size != length:
             raise SettingsError(f"table {name} must have {length} values, has {array.size}")
-    if frontend["kind"] == "microfrontend":
+    if frontend.kind == MICROFRONTEND:
         if tables["filterbank_weights"].size != tables["filterbank_unweights"].size:
             raise SettingsError("filterbank_weights and filterbank_unweights differ in length")
         return
@@ -139,7 +146,7 @@ def check_frontend_tables(tables: Mapping[str, np.ndarray], frontend: Mapping[st
 
 
 def _choose_arena(model: bytes, arena_bytes: int | None, margin: float,
-                  device: Mapping[str, int] | None) -> ArenaChoice:
+                  device: Mapping[str, int] | None, table_operators: int) -> ArenaChoice:
     if arena_bytes is not None:
         if arena_bytes <= 0 or arena_bytes % 16:
             raise SettingsError(f"arena_bytes {arena_bytes} must be a positive multiple of 16")
@@ -151,16 +158,18 @@ def _choose_arena(model: bytes, arena_bytes: int | None, margin: float,
             frontend_heap_bytes=device.get("frontend_heap_in_use_bytes"),
         )
     measured = measure_arena(model)
+    table_bytes = table_operators * ACTIVATION_TABLE_BYTES
     return ArenaChoice(
-        arena_bytes=recommended_arena_bytes(measured.smallest_bytes, margin),
+        arena_bytes=recommended_arena_bytes(measured.smallest_bytes + table_bytes, margin),
         measured_bytes=measured.smallest_bytes,
         recorded_bytes=measured.recorded.total,
         margin=margin,
+        table_bytes=table_bytes,
     )
 
 
 def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
-            names: list[str], model_name: str) -> str:
+            names: list[str], model_name: str, tables: tuple[str, ...]) -> str:
     descriptions = {
         "model_data.h": "declares the model array", "model_data.cc": "the model bytes",
         "model_ops.h": "op resolver with exactly the model's ops",
@@ -173,15 +182,17 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
         "frontend_tables.c": "front-end table data",
         "recognize_commands.h": "posterior averaging and detection",
         "recognize_commands.cc": "the recognizer (no heap, no TFLM headers)",
+        "kws_activation_tables.h": "int8 LOGISTIC/TANH table kernels (TFLM's bytes, faster)",
+        "kws_activation_tables.cc": "the table kernels: filled by TFLM's reference at Prepare",
         "README.md": "this file", MANIFEST_NAME: "file list with sizes and SHA-256",
         "Makefile": "builds the folder (and TFLM) against a TFLM tree: see Building",
         "tflm.mk": "how the Makefile builds TFLM's library (TFLM's flags)",
     }
     fe = fs.frontend
     heap = fs.arena.frontend_heap_bytes
-    if fe["kind"] == "microfrontend":
-        frontend_note = (f"TFLM microfrontend, {fe['window_ms']} ms window / {fe['stride_ms']} ms "
-                         f"stride, {fe['num_channels']} channels, with the training front end's "
+    if fe.kind == MICROFRONTEND:
+        frontend_note = (f"TFLM microfrontend, {fe.window_ms} ms window / {fe.stride_ms} ms "
+                         f"stride, {fe.num_channels} channels, with the training front end's "
                          "window and filterbank tables (`frontend_tables.c`)")
         frontend_tree = (
             "# The microfrontend is not in create_tflm_tree.py's output: copy it into the tree.\n"
@@ -198,9 +209,9 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
             f"takes its buffers from the heap with `malloc`, once in `KwsSetup()`: {heap_text}."
         )
     else:
-        frontend_note = (f"CMSIS-DSP arm_mfcc_q15, {fe['window_ms']} ms window / {fe['stride_ms']}"
-                         f" ms stride, FFT {fe['fft_length']}, {fe['num_channels']} mel filters, "
-                         f"{fe['num_mfcc']} MFCCs")
+        frontend_note = (f"CMSIS-DSP arm_mfcc_q15, {fe.window_ms} ms window / {fe.stride_ms}"
+                         f" ms stride, FFT {fe.fft_length}, {fe.num_channels} mel filters, "
+                         f"{fe.num_coefficients} MFCCs")
         frontend_tree = ""
         frontend_make = " CMSIS_DSP=/path/CMSIS-DSP"
         frontend_build = (
@@ -219,8 +230,10 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
                       f"{arena.measured_bytes}, plus {arena.margin:.0%} for other kernels and "
                       "TFLM version drift, rounded up to 16")
     else:
+        tables = (f" plus {arena.table_bytes} for the table kernels" if arena.table_bytes
+                  else "")
         arena_note = (f"smallest that allocated and invoked on the 64-bit host TFLM: "
-                      f"{arena.measured_bytes}, plus {arena.margin:.0%}, rounded up to 16; a "
+                      f"{arena.measured_bytes}{tables}, plus {arena.margin:.0%}, rounded up to 16; a "
                       "32-bit device needs less (its pointers are half as wide): "
                       "`ghost-kws firmware --tflm-tree` measures it on a Cortex-M4")
     values = {
@@ -230,6 +243,11 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
         "array_name": array_name,
         "op_count": str(len(info.ops)),
         "op_list": ", ".join(info.ops),
+        "table_note": (
+            f" int8 {' and '.join(tables)} run as 256-entry tables (`kws_activation_tables.cc`): "
+            "filled at Prepare by TFLM's own reference function, so the bytes are TFLM's, at a "
+            "few instructions per element instead of 170-380 on a Cortex-M4; "
+            f"{ACTIVATION_TABLE_BYTES} B of arena each" if tables else ""),
         "arena_bytes": str(arena.arena_bytes),
         "arena_note": arena_note,
         "frontend_note": frontend_note,
@@ -261,14 +279,18 @@ def render_firmware_files(
     arena_margin: float = ARENA_MARGIN,
     model_name: str = "ghost-keras KWS model",
     device: Mapping[str, int] | None = None,
+    table_kernels: bool = True,
 ) -> tuple[dict[str, bytes], TfliteModelInfo, FirmwareSettings]:
     """Every file of the folder as ``{name: bytes}``, without writing anything."""
     data = load_model_bytes(model)
     info = read_tflite(data)
     validate_c_identifier(array_name)
-    ops_header = render_model_ops_header(info.ops)  # fails early on an op TFLM lacks
-    fs = build_settings(settings, info, _choose_arena(data, arena_bytes, arena_margin, device),
-                        array_name)
+    tables = table_ops(info.operator_inputs) if table_kernels else ()
+    # fails early on an op TFLM lacks
+    ops_header = render_model_ops_header(info.ops, tables=tables)
+    table_operators = sum(op in tables for op, _ in info.operator_inputs)
+    fs = build_settings(settings, info, _choose_arena(data, arena_bytes, arena_margin, device,
+                                                      table_operators), array_name)
 
     texts: dict[str, str] = {}
     model_src = render_model_data(data, array_name)
@@ -276,13 +298,12 @@ def render_firmware_files(
     texts[model_src.source_name] = model_src.source
     texts["model_ops.h"] = ops_header
     texts["model_settings.h"] = render_model_settings_header(fs)
-    for name in _COMMON_TEMPLATES:
+    for name in _COMMON_TEMPLATES + (_TABLE_TEMPLATES if tables else ()):
         texts[name] = template_text(name)
-    texts[_FRONTEND_TEMPLATES[fs.frontend["kind"]]] = template_text(
-        _FRONTEND_TEMPLATES[fs.frontend["kind"]]
-    )
+    frontend_file = _FRONTEND_TEMPLATES[fs.frontend.kind]
+    texts[frontend_file] = template_text(frontend_file)
     if frontend_tables is None:
-        raise SettingsError(f"the {fs.frontend['kind']} front end needs frontend_tables "
+        raise SettingsError(f"the {fs.frontend.kind} front end needs frontend_tables "
                             "(make_frontend(config).c_tables())")
     check_frontend_tables(frontend_tables, fs.frontend)
     tables_src = render_c_arrays(frontend_tables, base_name="frontend_tables", prefix=TABLE_PREFIX)
@@ -290,7 +311,7 @@ def render_firmware_files(
     texts[tables_src.source_name] = tables_src.source
 
     names = sorted(texts) + ["README.md", MANIFEST_NAME]
-    texts["README.md"] = _readme(fs, info, array_name, names, model_name)
+    texts["README.md"] = _readme(fs, info, array_name, names, model_name, tables)
     files = {name: text.encode("utf-8") for name, text in texts.items()}
     files[MANIFEST_NAME] = _manifest(files, data, info, fs, array_name)
     return files, info, fs
@@ -299,7 +320,7 @@ def render_firmware_files(
 def _manifest(files: Mapping[str, bytes], model: bytes, info: TfliteModelInfo,
               fs: FirmwareSettings, array_name: str) -> bytes:
     def tensor(t):
-        return {"index": t.index, "name": t.signature_name or t.name, "shape": list(t.shape),
+        return {"index": t.index, "name": tensor_name(t), "shape": list(t.shape),
                 "dtype": t.dtype, "scale": t.scale, "zero_point": t.zero_point}
 
     doc = {
@@ -314,7 +335,7 @@ def _manifest(files: Mapping[str, bytes], model: bytes, info: TfliteModelInfo,
         "labels": list(fs.labels),
         "ignore_labels": list(fs.ignore_labels),
         "recognizer": fs.recognizer,
-        "frontend": fs.frontend,
+        "frontend": manifest_frontend(fs.frontend),
         "files": {name: {"bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()}
                   for name, content in sorted(files.items())},
     }
@@ -340,6 +361,7 @@ def write_firmware_folder(
     arena_margin: float = ARENA_MARGIN,
     model_name: str = "ghost-keras KWS model",
     device: Mapping[str, int] | None = None,
+    table_kernels: bool = True,
 ) -> FirmwareFolder:
     """Writes the firmware folder for a converted int8 model and returns what it wrote.
 
@@ -348,7 +370,9 @@ def write_firmware_folder(
     works on the host TFLM and adds ``arena_margin``. ``device``: what
     :func:`firmware_export.device.measure_on_device` measured on the 32-bit target
     (``arena_bytes``, ``frontend_heap_in_use_bytes``); the arena is then sized from it.
-    ``frontend_tables``: the
+    ``table_kernels``: run int8 LOGISTIC/TANH as the folder's 256-entry tables (TFLM's bytes,
+    170-380 fewer instructions per element on a Cortex-M4, 256 B more arena per op); False
+    registers TFLM's own kernels. ``frontend_tables``: the
     ``make_frontend(config).c_tables()`` dict of the front end the model was trained on (names
     in :func:`frontend_table_spec`). Files a previous run wrote into ``out_dir`` (per its manifest) and
     this one does not are removed; nothing else in ``out_dir`` is touched.
@@ -356,7 +380,7 @@ def write_firmware_folder(
     files, info, fs = render_firmware_files(
         tflite_path_or_bytes, settings, array_name, arena_bytes,
         frontend_tables=frontend_tables, arena_margin=arena_margin, model_name=model_name,
-        device=device,
+        device=device, table_kernels=table_kernels,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

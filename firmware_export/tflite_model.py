@@ -96,6 +96,8 @@ class TfliteModelInfo:
     num_subgraphs: int
     num_operators: int
     """Operators over all subgraphs."""
+    operator_inputs: tuple[tuple[str, str], ...] = ()
+    """``(op name, type of its first input)`` of every operator, subgraph 0 first."""
 
     @property
     def custom_ops(self) -> tuple[str, ...]:
@@ -139,11 +141,13 @@ def read_tflite(model: bytes | bytearray | memoryview | str | os.PathLike) -> Tf
         raise ValueError("the .tflite model has no subgraph")
 
     ops: list[str] = []
-    num_operators = 0
+    operator_inputs: list[tuple[str, str]] = []
     for subgraph in fb.subgraphs:
         for op in subgraph.operators or []:
-            num_operators += 1
             name = op_name(fb.operatorCodes[op.opcodeIndex])
+            first = op.inputs[0] if op.inputs is not None and len(op.inputs) else -1
+            type_code = subgraph.tensors[first].type if first >= 0 else None
+            operator_inputs.append((name, _TYPE_NAMES.get(type_code, str(type_code))))
             if name not in ops:
                 ops.append(name)
 
@@ -184,5 +188,6 @@ def read_tflite(model: bytes | bytearray | memoryview | str | os.PathLike) -> Tf
         inputs=inputs,
         outputs=outputs,
         num_subgraphs=len(fb.subgraphs),
-        num_operators=num_operators,
+        num_operators=len(operator_inputs),
+        operator_inputs=tuple(operator_inputs),
     )

@@ -132,9 +132,15 @@ def test_paper_table_columns_and_ghost_savings(bench):
 def test_deploy_measures_the_exports_and_streaming_beats_recomputing_the_window(bench):
     out, result = bench["out"], bench["results"]["deploy"]
     assert result["columns"] == DEPLOY_COLUMNS
-    # The firmware of each run on the Cortex-M4 (tiny mode: CMSIS-NN kernels only).
+    # The firmware of each run on the Cortex-M4 (tiny mode: CMSIS-NN kernels only), with the
+    # folder's LOGISTIC/TANH tables and with TFLM's own kernels.
     device = {(r["model"], r["kernels"]): r for r in result["device"]}
-    assert set(device) == {("gru_S", "cmsis_nn"), ("ghost_gru_S_r2", "cmsis_nn")}
+    assert set(device) == {(m, k) for m in ("gru_S", "ghost_gru_S_r2")
+                           for k in ("cmsis_nn", "cmsis_nn_tflm_activations")}
+    for model in ("gru_S", "ghost_gru_S_r2"):
+        tables, tflm = device[(model, "cmsis_nn")], device[(model, "cmsis_nn_tflm_activations")]
+        assert tables["instructions_per_invoke"] < tflm["instructions_per_invoke"]
+        assert tables["arena_bytes"] > tflm["arena_bytes"]
     for row in device.values():
         assert 0 < row["arena_bytes"] and 0 < row["instructions_per_invoke"]
         assert row["instructions_per_invoke"] < row["instructions_per_stride"]
@@ -355,3 +361,27 @@ def test_recipe_suite_scores_rows_on_one_test_split_and_resume_skips_finished_ru
     again = _run([*args, "--resume"])
     assert again.stderr.count("resume: finished") == 2 and "training 1 epochs" not in again.stderr
     assert json.loads((out / "recipe.json").read_text())["runs"] == result["runs"]
+
+
+def test_report_update_replaces_only_the_suites_it_has(tmp_path):
+    def result(suite: str, value: int) -> dict:
+        return {"suite": suite, "summary": [{"model": "gru_S", "value": value}], "quick": False,
+                "data": "real: x", "command": f"python -m benchmarks.run {suite}",
+                "machine": "m", "date": "d", "wall_seconds": 1.0}
+
+    first, second, page = tmp_path / "a", tmp_path / "b", tmp_path / "results.md"
+    first.mkdir()
+    second.mkdir()
+    for suite in ("paper", "deploy", "train_speed"):
+        (first / f"{suite}.json").write_text(json.dumps(result(suite, 1)))
+    (second / "deploy.json").write_text(json.dumps(result("deploy", 2)))
+    bench_report.render(first, page, "first")
+    before = bench_report.page_sections(page.read_text())
+    text = bench_report.render(second, page, "second", update=True)
+    after = bench_report.page_sections(text)
+    assert list(after) == ["paper", "deploy", "train_speed"]  # page order kept
+    assert after["paper"] == before["paper"] and after["train_speed"] == before["train_speed"]
+    assert "| gru_S | 2 |" in after["deploy"] and "| gru_S | 1 |" in before["deploy"]
+    assert "kept from the page before" in text and "paper, train_speed" in text
+    # Without --update the page holds only what the folder has.
+    assert list(bench_report.page_sections(bench_report.render(second, page, "x"))) == ["deploy"]

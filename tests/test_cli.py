@@ -78,10 +78,11 @@ def test_probability_zero_is_honoured(monkeypatch, tmp_path, probability, expect
 
     seen = {}
 
-    def fake_firmware(run_dir, out, array_name, recognizer, tflm_tree):
+    def fake_firmware(run_dir, out, array_name, recognizer, tflm_tree, table_kernels):
+        assert table_kernels
         seen["firmware"] = recognizer
         arena = types.SimpleNamespace(arena_bytes=4096, measured_on="host", measured_bytes=3712,
-                                      margin=0.1)
+                                      margin=0.1, table_bytes=0)
         return types.SimpleNamespace(path=out, files=[], settings=types.SimpleNamespace(arena=arena))
 
     def fake_stream_eval(*args, settings, **kwargs):

@@ -25,7 +25,7 @@ import pytest
 import soundfile as sf
 from test_firmware_helpers import require_tool
 
-from firmware_export.device.build import build_app, cmsis_dsp_sources
+from firmware_export.device.build import TABLES_CHECK, build_app, cmsis_dsp_sources
 from firmware_export.device.run import DeviceRun, run_harness
 from firmware_export.feature_quantizer import FeatureQuantizer
 from firmware_export.pipeline import export_run, write_run_firmware
@@ -193,3 +193,34 @@ def test_folder_without_tf_lite_static_memory_stops_with_an_error(exported_run, 
                              str(folder / "kws_main.cc")], capture_output=True, text=True)
     assert result.returncode != 0
     assert "Compile this folder with -DTF_LITE_STATIC_MEMORY" in result.stderr
+
+
+def test_activation_table_kernels_give_tflm_bytes_for_every_input(exported_run, trees, tools,
+                                                                   tmp_path):
+    """The folder's int8 LOGISTIC/TANH table kernels against TFLM's own kernels: all 256 inputs
+    at 550 input quantizations each; a table with one wrong entry must be caught."""
+    folder = write_run_firmware(exported_run, tmp_path / "fw").path
+    ops = (folder / "model_ops.h").read_text()
+    assert "AddLogistic(kws::Register_LOGISTIC_INT8_TABLE())" in ops
+    assert "AddTanh(kws::Register_TANH_INT8_TABLE())" in ops
+
+    def check(folder: Path, build: str) -> subprocess.CompletedProcess:
+        exe = build_app(folder, trees["host"], tmp_path / build, "host", app=TABLES_CHECK)
+        return subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+
+    result = check(folder, "build")
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "cases 1100 values 281600 mismatches 0" in result.stdout
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in folder.iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    source = broken / "kws_activation_tables.cc"
+    text = source.read_text()
+    fill = "      static_cast<Table*>(node->user_data)->values);\n  return kTfLiteOk;"
+    assert text.count(fill) == 2
+    source.write_text(text.replace(fill, fill.replace(
+        "  return", "  static_cast<Table*>(node->user_data)->values[200] ^= 1;\n  return"), 1))
+    result = check(broken, "build-broken")
+    assert result.returncode == 1 and "mismatches 0" not in result.stdout

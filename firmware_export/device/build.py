@@ -23,6 +23,7 @@ TARGETS = ("host", "cortex-m4")
 _COMPILER = {"host": "g++", "cortex-m4": "arm-none-eabi-g++"}
 HARNESS = "kws_wav_harness.cc"
 PROBE = "device_probe.cc"
+TABLES_CHECK = "activation_tables_check.cc"  # the table kernels against TFLM's, every input
 M4_STARTUP = "m4_startup.cc"
 M4_LINKER_SCRIPT = "mps2_an386.ld"
 
