@@ -17,13 +17,17 @@ Suites (each prints a table and writes ``<results>/<suite>.json``, ``.md`` and P
 - ``streaming``: GRU-S, GhostGRU-S r2 (clip-trained and stream-trained) and DS-CNN-S on a long
   stream of test speakers, float and int8 on TFLM: FRR at 1/5/20 FA/h, drift, compute per
   second of audio (:mod:`benchmarks.streaming`).
+- ``recipe``: the training-recipe ablation on GRU-S and GhostGRU-S r2 (extra data, class
+  balancing, SpecAugment, label smoothing + cosine schedule, weight decay), every row scored on
+  the baseline's test split (:mod:`benchmarks.recipe`).
 
 ``deploy`` and ``redundancy`` reuse the runs ``paper`` trained into the same ``--out``; with
 ``--quick`` they train two tiny runs (GRU-S, GhostGRU-S r2) when there are none.
 ``python -m benchmarks.report RESULTS`` turns the JSON files into ``docs/results.md``.
 
-Real data (the default): train on ``mini_speech_commands_flac`` plus 50% of the speakers of
-``speech_commands_v2_test12_dev``; validate on 10% and test on the other 40% of its speakers,
+Real data (the default): train on ``mini_speech_commands_flac`` and ``speech_commands_extra``
+(hash split; the extra folder also brings the real ``_background_noise_``) plus 50% of the
+speakers of ``speech_commands_v2_test12_dev``; validate on 10% and test on the other 40% of its speakers,
 so no test speaker is seen in training. ``--data synthetic`` uses the eSpeak NG set instead.
 ``--quick`` runs tiny settings (S only, few epochs, one seed) for CI-style checks; with the
 environment variable ``GHOST_KWS_BENCH_TINY=1`` quick mode is smaller still (1 epoch, a
@@ -45,6 +49,7 @@ from typing import Any
 from benchmarks.common import TINY_CLIPS_PER_WORD, data_choice, markdown_table, tiny_mode
 from benchmarks.deploy import suite_deploy
 from benchmarks.paper import suite_paper
+from benchmarks.recipe import suite_recipe
 from benchmarks.redundancy import suite_redundancy
 from benchmarks.streaming import suite_streaming
 from benchmarks.train_speed import suite_train_speed
@@ -57,6 +62,7 @@ SUITES: dict[str, Callable[..., dict[str, Any]]] = {
     "deploy": suite_deploy,
     "redundancy": suite_redundancy,
     "streaming": suite_streaming,
+    "recipe": suite_recipe,
 }
 
 
@@ -70,11 +76,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="real (../shared/data), synthetic, or a Speech Commands folder")
     parser.add_argument("--seeds", type=int, help="seeds for GRU/GhostGRU at S (default 3, quick 1; other models: 1)")
     parser.add_argument("--models", nargs="*", help="paper, deploy, redundancy: only these (e.g. gru_S ghost_gru_S_r2)")
-    parser.add_argument("--epochs", type=int, help="paper, streaming: training epochs (default 12, quick 3, tiny 1)")
+    parser.add_argument("--epochs", type=int, help="paper, streaming, recipe: training epochs (default 12, quick 3, tiny 1)")
     parser.add_argument("--out", default="results", help="results folder")
     parser.add_argument("--resume", action="store_true",
                         help="paper: reuse a run's float model when its training config is the "
-                             "same (quantization, QAT and export are redone)")
+                             "same (quantization, QAT and export are redone); recipe: skip "
+                             "finished runs")
+    parser.add_argument("--rows", nargs="*", help="recipe: only these rows (e.g. baseline +extra)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     data = data_choice(args.data)
@@ -83,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                        synthetic_clips_per_word=TINY_CLIPS_PER_WORD)
     for name in args.suites:
         start = time.perf_counter()
-        extra = {"resume": args.resume} if name == "paper" else {}
+        extra = ({"resume": args.resume} if name in ("paper", "recipe") else {}) | (
+            {"rows": args.rows} if name == "recipe" else {})
         result = SUITES[name](out, args.quick, data, args.seeds, models=args.models,
                               epochs=args.epochs, **extra)
         result.update({

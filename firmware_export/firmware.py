@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ghost_keras.features.config import CMSIS_MFCC, MICROFRONTEND, FrontendConfig
+from ghost_keras.features.device_settings import manifest_frontend
 from ghost_keras.fileio import atomic_write_bytes
 
 from .c_sources import render_c_arrays, render_model_data, validate_c_identifier
@@ -31,6 +33,7 @@ from .model_settings import (
     render_model_settings_header,
 )
 from .op_resolver import render_model_ops_header, table_ops
+from .tensor_roles import tensor_name
 from .tflite_model import TfliteModelInfo, load_model_bytes, read_tflite
 from .tflm import measure_arena, recommended_arena_bytes
 
@@ -52,8 +55,8 @@ _TABLE_TEMPLATES = ("kws_activation_tables.h", "kws_activation_tables.cc")
 #: Arena one table kernel takes (kws::kActivationTableBytes).
 ACTIVATION_TABLE_BYTES = 256
 _FRONTEND_TEMPLATES = {
-    "microfrontend": "frontend_microfrontend.cc",
-    "cmsis_mfcc_q15": "frontend_cmsis_mfcc.cc",
+    MICROFRONTEND: "frontend_microfrontend.cc",
+    CMSIS_MFCC: "frontend_cmsis_mfcc.cc",
 }
 TABLE_PREFIX = "kws_"
 
@@ -92,14 +95,14 @@ def template_text(name: str) -> str:
     return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
 
 
-def frontend_table_spec(frontend: Mapping[str, Any]) -> dict[str, tuple[type, int | None]]:
+def frontend_table_spec(frontend: FrontendConfig) -> dict[str, tuple[type, int | None]]:
     """Tables the front-end file needs: name -> (dtype, length or None when it depends on the
     filters). MFCC: ``arm_mfcc_init_q15``'s arguments; microfrontend: the window and filterbank
     tables of the training front end (:mod:`ghost_keras.features.microfrontend_tables`)."""
-    n_mel = frontend["num_channels"]
-    if frontend["kind"] == "microfrontend":
+    n_mel = frontend.num_channels
+    if frontend.kind == MICROFRONTEND:
         return {
-            "window_coefficients": (np.int16, frontend["window_samples"]),
+            "window_coefficients": (np.int16, frontend.window_samples),
             "filterbank_start_index": (np.int32, 1),
             "filterbank_end_index": (np.int32, 1),
             "filterbank_channel_frequency_starts": (np.int16, n_mel + 1),
@@ -109,31 +112,31 @@ def frontend_table_spec(frontend: Mapping[str, Any]) -> dict[str, tuple[type, in
             "filterbank_unweights": (np.int16, None),
         }
     return {
-        "window_coefs": (np.int16, frontend["fft_length"]),  # q15, applied to fftLen samples
+        "window_coefs": (np.int16, frontend.fft_length),  # q15, applied to fftLen samples
         "filter_pos": (np.uint32, n_mel),
         "filter_lengths": (np.uint32, n_mel),
         "filter_coefs": (np.int16, None),  # q15, sum(filter_lengths) values
-        "dct_coefs": (np.int16, frontend["num_mfcc"] * n_mel),  # q15, [num_mfcc, n_mel]
+        "dct_coefs": (np.int16, frontend.num_coefficients * n_mel),  # q15, [num_mfcc, n_mel]
     }
 
 
-def check_frontend_tables(tables: Mapping[str, np.ndarray], frontend: Mapping[str, Any]) -> None:
+def check_frontend_tables(tables: Mapping[str, np.ndarray], frontend: FrontendConfig) -> None:
     """Raises ``SettingsError`` unless ``tables`` holds what the front-end file needs."""
     spec = frontend_table_spec(frontend)
     missing = [k for k in spec if k not in tables]
     if missing:
-        raise SettingsError(f"the {frontend['kind']} front end needs tables {missing} "
+        raise SettingsError(f"the {frontend.kind} front end needs tables {missing} "
                             f"(Frontend.c_tables() must give {list(spec)})")
     extra = sorted(set(tables) - set(spec))
     if extra:
-        raise SettingsError(f"tables {extra} are not used by the {frontend['kind']} front end")
+        raise SettingsError(f"tables {extra} are not used by the {frontend.kind} front end")
     for name, (dtype, length) in spec.items():
         array = np.asarray(tables[name])
         if array.dtype != dtype:
             raise SettingsError(f"table {name} must be {np.dtype(dtype)}, is {array.dtype}")
         if length is not None and array.size != length:
             raise SettingsError(f"table {name} must have {length} values, has {array.size}")
-    if frontend["kind"] == "microfrontend":
+    if frontend.kind == MICROFRONTEND:
         if tables["filterbank_weights"].size != tables["filterbank_unweights"].size:
             raise SettingsError("filterbank_weights and filterbank_unweights differ in length")
         return
@@ -187,9 +190,9 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
     }
     fe = fs.frontend
     heap = fs.arena.frontend_heap_bytes
-    if fe["kind"] == "microfrontend":
-        frontend_note = (f"TFLM microfrontend, {fe['window_ms']} ms window / {fe['stride_ms']} ms "
-                         f"stride, {fe['num_channels']} channels, with the training front end's "
+    if fe.kind == MICROFRONTEND:
+        frontend_note = (f"TFLM microfrontend, {fe.window_ms} ms window / {fe.stride_ms} ms "
+                         f"stride, {fe.num_channels} channels, with the training front end's "
                          "window and filterbank tables (`frontend_tables.c`)")
         frontend_tree = (
             "# The microfrontend is not in create_tflm_tree.py's output: copy it into the tree.\n"
@@ -206,9 +209,9 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
             f"takes its buffers from the heap with `malloc`, once in `KwsSetup()`: {heap_text}."
         )
     else:
-        frontend_note = (f"CMSIS-DSP arm_mfcc_q15, {fe['window_ms']} ms window / {fe['stride_ms']}"
-                         f" ms stride, FFT {fe['fft_length']}, {fe['num_channels']} mel filters, "
-                         f"{fe['num_mfcc']} MFCCs")
+        frontend_note = (f"CMSIS-DSP arm_mfcc_q15, {fe.window_ms} ms window / {fe.stride_ms}"
+                         f" ms stride, FFT {fe.fft_length}, {fe.num_channels} mel filters, "
+                         f"{fe.num_coefficients} MFCCs")
         frontend_tree = ""
         frontend_make = " CMSIS_DSP=/path/CMSIS-DSP"
         frontend_build = (
@@ -297,11 +300,10 @@ def render_firmware_files(
     texts["model_settings.h"] = render_model_settings_header(fs)
     for name in _COMMON_TEMPLATES + (_TABLE_TEMPLATES if tables else ()):
         texts[name] = template_text(name)
-    texts[_FRONTEND_TEMPLATES[fs.frontend["kind"]]] = template_text(
-        _FRONTEND_TEMPLATES[fs.frontend["kind"]]
-    )
+    frontend_file = _FRONTEND_TEMPLATES[fs.frontend.kind]
+    texts[frontend_file] = template_text(frontend_file)
     if frontend_tables is None:
-        raise SettingsError(f"the {fs.frontend['kind']} front end needs frontend_tables "
+        raise SettingsError(f"the {fs.frontend.kind} front end needs frontend_tables "
                             "(make_frontend(config).c_tables())")
     check_frontend_tables(frontend_tables, fs.frontend)
     tables_src = render_c_arrays(frontend_tables, base_name="frontend_tables", prefix=TABLE_PREFIX)
@@ -318,7 +320,7 @@ def render_firmware_files(
 def _manifest(files: Mapping[str, bytes], model: bytes, info: TfliteModelInfo,
               fs: FirmwareSettings, array_name: str) -> bytes:
     def tensor(t):
-        return {"index": t.index, "name": t.signature_name or t.name, "shape": list(t.shape),
+        return {"index": t.index, "name": tensor_name(t), "shape": list(t.shape),
                 "dtype": t.dtype, "scale": t.scale, "zero_point": t.zero_point}
 
     doc = {
@@ -333,7 +335,7 @@ def _manifest(files: Mapping[str, bytes], model: bytes, info: TfliteModelInfo,
         "labels": list(fs.labels),
         "ignore_labels": list(fs.ignore_labels),
         "recognizer": fs.recognizer,
-        "frontend": fs.frontend,
+        "frontend": manifest_frontend(fs.frontend),
         "files": {name: {"bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()}
                   for name, content in sorted(files.items())},
     }

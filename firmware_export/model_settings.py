@@ -12,37 +12,26 @@ passed in: a re-converted model cannot silently disagree with its header.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ghost_keras.features.config import FrontendConfig
+from ghost_keras.features.device_settings import DEVICE_KINDS, device_kind
+
 from .c_sources import c_float_literal, header_guard, validate_c_identifier
 from .feature_quantizer import FeatureQuantizer
 from .recognizer import default_ignore_labels, probability_to_threshold, recognizer_capacity
-from .tensor_roles import SettingsError, TensorRoles, check_roles, resolve_tensor_roles
+from .tensor_roles import (
+    SettingsError,
+    TensorRoles,
+    check_roles,
+    resolve_tensor_roles,
+    tensor_name,
+)
 from .tflite_model import TensorInfo, TfliteModelInfo
-
-FRONTEND_KINDS = ("microfrontend", "cmsis_mfcc_q15")
-
-# TFLM micro_speech's FrontendConfig values (micro_features_generator.cc), which are also the
-# defaults of TensorFlow's audio_microfrontend op. Overridable in settings["frontend"].
-MICROFRONTEND_DEFAULTS: dict[str, float | int] = {
-    "smoothing_bits": 10,
-    "even_smoothing": 0.025,
-    "odd_smoothing": 0.06,
-    "min_signal_remaining": 0.05,
-    "enable_pcan": 1,
-    "pcan_strength": 0.95,
-    "pcan_offset": 80.0,
-    "gain_bits": 21,
-    "enable_log": 1,
-    "scale_shift": 6,
-}
-
-_CMSIS_FFT_LENGTHS = (32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 
 @dataclass(frozen=True)
@@ -86,7 +75,7 @@ class FirmwareSettings:
     labels: tuple[str, ...]
     ignore_labels: tuple[str, ...]
     roles: TensorRoles
-    frontend: dict[str, Any]
+    frontend: FrontendConfig
     recognizer: dict[str, int]
     arena: ArenaChoice
     feature_quant_mult: float
@@ -100,12 +89,6 @@ class FirmwareSettings:
             if m.name == name:
                 return m
         raise KeyError(name)
-
-
-# -- tensor roles -------------------------------------------------------------------------------
-
-
-
 
 
 # -- settings -----------------------------------------------------------------------------------
@@ -126,60 +109,14 @@ def _int(value: Any, name: str, minimum: int | None = None) -> int:
     return value
 
 
-def _samples(ms: int, sample_rate: int, given: Any, name: str) -> int:
-    exact = ms * sample_rate / 1000
-    if not exact.is_integer():
-        raise SettingsError(f"{name}: {ms} ms at {sample_rate} Hz is not a whole number of samples")
-    if given is not None and _int(given, name) != int(exact):
-        raise SettingsError(f"{name} = {given} but {ms} ms at {sample_rate} Hz is {int(exact)}")
-    return int(exact)
-
-
-def _frontend(cfg: Mapping[str, Any], sample_rate: int) -> dict[str, Any]:
-    _require(cfg, ["kind", "window_ms", "stride_ms", "num_channels", "lower_band_limit_hz",
-                   "upper_band_limit_hz", "input_scale"], 'settings["frontend"]')
-    kind = cfg["kind"]
-    if kind not in FRONTEND_KINDS:
-        raise SettingsError(f"frontend kind {kind!r} is not one of {FRONTEND_KINDS}")
-    out: dict[str, Any] = {"kind": kind}
-    out["window_ms"] = _int(cfg["window_ms"], "window_ms", 1)
-    out["stride_ms"] = _int(cfg["stride_ms"], "stride_ms", 1)
-    out["window_samples"] = _samples(out["window_ms"], sample_rate, cfg.get("window_samples"),
-                                     "window_samples")
-    out["stride_samples"] = _samples(out["stride_ms"], sample_rate, cfg.get("stride_samples"),
-                                     "stride_samples")
-    if out["stride_samples"] > out["window_samples"]:
-        raise SettingsError("stride longer than the window")
-    out["num_channels"] = _int(cfg["num_channels"], "num_channels", 1)
-    out["lower_band_limit_hz"] = float(cfg["lower_band_limit_hz"])
-    out["upper_band_limit_hz"] = float(cfg["upper_band_limit_hz"])
-    if not 0 <= out["lower_band_limit_hz"] < out["upper_band_limit_hz"] <= sample_rate / 2:
-        raise SettingsError("need 0 <= lower_band_limit_hz < upper_band_limit_hz <= sample_rate/2")
-    out["input_scale"] = float(cfg["input_scale"])
-    out["input_offset"] = float(cfg.get("input_offset", 0.0))
-    if not (math.isfinite(out["input_scale"]) and out["input_scale"] > 0):
-        raise SettingsError("input_scale must be a positive float (feature = raw * input_scale)")
-    known = set(out) | {"input_offset"} | (
-        set(MICROFRONTEND_DEFAULTS) if kind == "microfrontend" else {"num_mfcc", "fft_length"})
-    unknown = set(cfg) - known
-    if unknown:
-        raise SettingsError(f"unknown {kind} settings {sorted(unknown)}")
-    if kind == "microfrontend":
-        out["frame_size"] = out["num_channels"]
-        for key, default in MICROFRONTEND_DEFAULTS.items():
-            out[key] = type(default)(cfg.get(key, default))
-    else:
-        _require(cfg, ["num_mfcc", "fft_length"], 'settings["frontend"] (cmsis_mfcc_q15)')
-        out["num_mfcc"] = _int(cfg["num_mfcc"], "num_mfcc", 1)
-        out["fft_length"] = _int(cfg["fft_length"], "fft_length", 1)
-        if out["fft_length"] not in _CMSIS_FFT_LENGTHS:
-            raise SettingsError(f"fft_length must be one of {_CMSIS_FFT_LENGTHS} for CMSIS-DSP")
-        if out["window_samples"] > out["fft_length"]:
-            raise SettingsError("window_samples exceeds fft_length")
-        if out["num_mfcc"] > out["num_channels"]:
-            raise SettingsError("num_mfcc exceeds the number of mel filters (num_channels)")
-        out["frame_size"] = out["num_mfcc"]
-    return out
+def _frontend(cfg: FrontendConfig | Mapping[str, Any]) -> FrontendConfig:
+    """The run's front end: the one schema, :class:`FrontendConfig`, checks it."""
+    try:
+        config = cfg if isinstance(cfg, FrontendConfig) else FrontendConfig.from_dict(cfg)
+        device_kind(config)
+    except ValueError as e:
+        raise SettingsError(f'settings["frontend"]: {e}') from e
+    return config
 
 
 def _recognizer(
@@ -219,23 +156,17 @@ def build_settings(
 ) -> FirmwareSettings:
     """Validates ``settings`` against ``model`` and computes every header value.
 
-    ``settings`` keys: ``sample_rate``; ``labels`` (one per score); ``frontend`` (``kind``
-    "microfrontend" or "cmsis_mfcc_q15", ``window_ms``, ``stride_ms``, optional
-    ``window_samples``/``stride_samples`` (checked), ``num_channels`` (filterbank channels / mel
-    filters), ``num_mfcc`` + ``fft_length`` (MFCC), ``lower_band_limit_hz``,
-    ``upper_band_limit_hz``, ``input_scale`` (model feature = front-end integer output *
-    input_scale + input_offset), optional ``input_offset`` and microfrontend parameters);
-    ``recognizer`` (``average_window_ms``, ``detection_threshold`` or
-    ``detection_probability``, ``suppression_ms``, ``minimum_count``, optional
-    ``ignore_labels``); optional ``frames_per_decision`` (default 1) and ``tensors`` (see
-    :func:`resolve_tensor_roles`).
+    ``settings`` keys: ``labels`` (one per score); ``frontend`` (the :class:`FrontendConfig` the
+    model was trained on, or its ``to_dict()``; it gives the sample rate too); ``recognizer``
+    (``average_window_ms``, ``detection_threshold`` or ``detection_probability``,
+    ``suppression_ms``, ``minimum_count``, optional ``ignore_labels``); optional
+    ``frames_per_decision`` (default 1) and ``tensors`` (see :func:`resolve_tensor_roles`).
     """
-    _require(settings, ["sample_rate", "labels", "frontend", "recognizer"], "settings")
-    unknown = set(settings) - {"sample_rate", "labels", "frontend", "recognizer",
-                               "frames_per_decision", "tensors"}
+    _require(settings, ["labels", "frontend", "recognizer"], "settings")
+    unknown = set(settings) - {"labels", "frontend", "recognizer", "frames_per_decision",
+                               "tensors"}
     if unknown:
         raise SettingsError(f"unknown settings {sorted(unknown)}")
-    sample_rate = _int(settings["sample_rate"], "sample_rate", 1)
     labels = tuple(str(label) for label in settings["labels"])
     if len(set(labels)) != len(labels) or not labels:
         raise SettingsError(f"labels must be unique and non-empty: {labels}")
@@ -245,19 +176,19 @@ def build_settings(
 
     roles = resolve_tensor_roles(model, len(labels), settings.get("tensors"))
     check_roles(roles, len(labels))
-    frontend = _frontend(settings["frontend"], sample_rate)
-    if roles.features.size % frontend["frame_size"]:
+    frontend = _frontend(settings["frontend"])
+    if roles.features.size % frontend.feature_dim:
         raise SettingsError(
             f"feature input has {roles.features.size} values, not a whole number of "
-            f"{frontend['frame_size']}-value frames"
+            f"{frontend.feature_dim}-value frames"
         )
-    frames_per_input = roles.features.size // frontend["frame_size"]
+    frames_per_input = roles.features.size // frontend.feature_dim
     frames_per_decision = _int(settings.get("frames_per_decision", 1), "frames_per_decision", 1)
     if roles.states and frames_per_decision != 1:
         raise SettingsError("a model that carries state must run on every frame: "
                             "frames_per_decision must be 1")
     rec_cfg = settings["recognizer"]
-    recognizer = _recognizer(rec_cfg, roles.scores, frontend["stride_ms"] * frames_per_decision)
+    recognizer = _recognizer(rec_cfg, roles.scores, frontend.stride_ms * frames_per_decision)
     ignore = tuple(rec_cfg.get("ignore_labels", default_ignore_labels(labels)))
     if set(ignore) - set(labels):
         raise SettingsError(f"ignore_labels not among the labels: {sorted(set(ignore) - set(labels))}")
@@ -265,21 +196,16 @@ def build_settings(
         raise SettingsError(f"arena_bytes {arena.arena_bytes} must be a positive multiple of 16")
 
     validate_c_identifier(array_name)
-    macros = _macros(sample_rate, labels, ignore, roles, frontend, frames_per_input,
+    quantizer = FeatureQuantizer.for_model(roles.features, frontend)
+    macros = _macros(labels, ignore, roles, frontend, quantizer, frames_per_input,
                      frames_per_decision, recognizer, arena, model, array_name)
-    quantizer = _feature_quantizer(frontend, roles.features)
     return FirmwareSettings(labels, ignore, roles, frontend, recognizer, arena, quantizer.mult,
                             quantizer.offset, macros)
 
 
 def feature_quantizer(fs: FirmwareSettings) -> FeatureQuantizer:
     """The feature quantization the firmware's ``kws::QuantizeFeature`` does."""
-    return _feature_quantizer(fs.frontend, fs.roles.features)
-
-
-def _feature_quantizer(fe: Mapping[str, Any], features: TensorInfo) -> FeatureQuantizer:
-    return FeatureQuantizer.for_tensor(features.scale, features.zero_point, fe["input_scale"],
-                                       fe["input_offset"])
+    return FeatureQuantizer.for_model(fs.roles.features, fs.frontend)
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -302,55 +228,31 @@ def _list(name: str, values: Sequence[str], comment: str = "") -> Macro:
     return Macro(name, "{" + ", ".join(values) + "}", "list", comment)
 
 
-def _macros(sample_rate, labels, ignore, roles, fe, frames_per_input, frames_per_decision,
-            rec, arena, model, array_name) -> tuple[Macro, ...]:
+def _macros(labels, ignore, roles, fe: FrontendConfig, quantizer: FeatureQuantizer,
+            frames_per_input, frames_per_decision, rec, arena, model, array_name
+            ) -> tuple[Macro, ...]:
     f, s = roles.features, roles.scores
-    quantizer = _feature_quantizer(fe, f)
     mult, offset = quantizer.mult, quantizer.offset
-    kind_id = FRONTEND_KINDS.index(fe["kind"]) + 1
+    kind = device_kind(fe)
     m: list[Macro] = [
-        _i("KWS_SAMPLE_RATE_HZ", sample_rate),
+        _i("KWS_SAMPLE_RATE_HZ", fe.sample_rate),
         Macro("KWS_MODEL_DATA", array_name, "ident", "the model array of model_data.h"),
         _i("KWS_MODEL_BYTES", model.size_bytes, "size of the .tflite flatbuffer"),
-        _i("KWS_FRONTEND_MICROFRONTEND", 1),
-        _i("KWS_FRONTEND_CMSIS_MFCC_Q15", 2),
-        _i("KWS_FRONTEND_KIND", kind_id, fe["kind"]),
-        _i("KWS_WINDOW_MS", fe["window_ms"]),
-        _i("KWS_STRIDE_MS", fe["stride_ms"]),
-        _i("KWS_WINDOW_SAMPLES", fe["window_samples"]),
-        _i("KWS_STRIDE_SAMPLES", fe["stride_samples"]),
-        _i("KWS_NUM_CHANNELS", fe["num_channels"], "filterbank channels / mel filters"),
-        _f("KWS_LOWER_BAND_LIMIT_HZ", fe["lower_band_limit_hz"]),
-        _f("KWS_UPPER_BAND_LIMIT_HZ", fe["upper_band_limit_hz"]),
-        _f("KWS_FRONTEND_INPUT_SCALE", fe["input_scale"], "feature = raw * scale + offset"),
-        _f("KWS_FRONTEND_INPUT_OFFSET", fe["input_offset"]),
+        *(_i(f"KWS_FRONTEND_{name.upper()}", k + 1) for k, name in enumerate(DEVICE_KINDS)),
+        _i("KWS_FRONTEND_KIND", DEVICE_KINDS.index(kind) + 1, kind),
     ]
-    if fe["kind"] == "microfrontend":
-        m += [
-            _i("KWS_MF_SMOOTHING_BITS", fe["smoothing_bits"]),
-            _f("KWS_MF_EVEN_SMOOTHING", fe["even_smoothing"]),
-            _f("KWS_MF_ODD_SMOOTHING", fe["odd_smoothing"]),
-            _f("KWS_MF_MIN_SIGNAL_REMAINING", fe["min_signal_remaining"]),
-            _i("KWS_MF_ENABLE_PCAN", fe["enable_pcan"]),
-            _f("KWS_MF_PCAN_STRENGTH", fe["pcan_strength"]),
-            _f("KWS_MF_PCAN_OFFSET", fe["pcan_offset"]),
-            _i("KWS_MF_GAIN_BITS", fe["gain_bits"]),
-            _i("KWS_MF_ENABLE_LOG", fe["enable_log"]),
-            _i("KWS_MF_SCALE_SHIFT", fe["scale_shift"]),
-        ]
-    else:
-        m += [_i("KWS_NUM_MFCC", fe["num_mfcc"]), _i("KWS_FFT_LENGTH", fe["fft_length"])]
+    m += [(_f if isinstance(d.value, float) else _i)(d.macro, d.value, d.comment)
+          for d in fe.device_settings()]
     m += [
-        _i("KWS_FEATURE_FRAME_SIZE", fe["frame_size"], "int8 values per feature frame"),
         _i("KWS_FRAMES_PER_INPUT", frames_per_input, "frames in the model's feature input"),
         _i("KWS_FRAMES_PER_DECISION", frames_per_decision, "frames between two invokes"),
-        _i("KWS_FEATURE_INPUT_INDEX", f.index, f.signature_name or f.name),
+        _i("KWS_FEATURE_INPUT_INDEX", f.index, tensor_name(f)),
         _i("KWS_FEATURE_INPUT_SIZE", f.size),
         _f("KWS_FEATURE_INPUT_SCALE", f.scale),
         _i("KWS_FEATURE_INPUT_ZERO_POINT", f.zero_point),
         _f("KWS_FEATURE_QUANT_MULT", mult, "input_scale / feature input scale"),
         _f("KWS_FEATURE_QUANT_OFFSET", offset, "input_offset / feature input scale"),
-        _i("KWS_SCORES_OUTPUT_INDEX", s.index, s.signature_name or s.name),
+        _i("KWS_SCORES_OUTPUT_INDEX", s.index, tensor_name(s)),
         _i("KWS_SCORES_ARE_INT8", int(s.dtype == "int8"), "else uint8"),
         _f("KWS_SCORES_SCALE", s.scale),
         _i("KWS_SCORES_ZERO_POINT", s.zero_point),
@@ -363,8 +265,8 @@ def _macros(sample_rate, labels, ignore, roles, fe, frames_per_input, frames_per
     ]
     for k, (si, so) in enumerate(roles.states):
         m += [
-            _i(f"KWS_STATE{k}_INPUT_INDEX", si.index, si.signature_name or si.name),
-            _i(f"KWS_STATE{k}_OUTPUT_INDEX", so.index, so.signature_name or so.name),
+            _i(f"KWS_STATE{k}_INPUT_INDEX", si.index, tensor_name(si)),
+            _i(f"KWS_STATE{k}_OUTPUT_INDEX", so.index, tensor_name(so)),
             _i(f"KWS_STATE{k}_BYTES", si.nbytes),
             _f(f"KWS_STATE{k}_SCALE", si.scale, "same for input and output"),
             _i(f"KWS_STATE{k}_ZERO_POINT", si.zero_point),

@@ -18,10 +18,10 @@ import numpy as np
 
 from firmware_export.convert import ExportedModel, convert_model
 from firmware_export.firmware import FirmwareFolder, write_firmware_folder
+from firmware_export.tensor_roles import tensor_name
 from firmware_export.tflite_model import TfliteModelInfo, read_tflite
-from firmware_export.model_settings import MICROFRONTEND_DEFAULTS
 from firmware_export.verify import VerifyReport, verify_export
-from ghost_keras.features import FrontendConfig, make_frontend
+from ghost_keras.features import MICROFRONTEND, FrontendConfig, make_frontend
 from ghost_keras.fileio import atomic_write_bytes, atomic_write_json
 from ghost_keras.quantization import load_qat_model, qat_model_path
 
@@ -109,25 +109,10 @@ def export_run(run_dir: str | Path, out: str | Path | None = None,
 def firmware_settings(frontend: dict[str, Any], labels: list[str], exported: dict[str, Any],
                       recognizer: dict[str, Any] | None = None) -> dict[str, Any]:
     """The settings dict of :func:`write_firmware_folder` from a run's front end and export."""
-    fe = FrontendConfig.from_dict(frontend)
-    common = {
-        "window_ms": fe.window_ms, "stride_ms": fe.stride_ms, "num_channels": fe.num_channels,
-        "lower_band_limit_hz": fe.lower_band_hz, "upper_band_limit_hz": fe.upper_band_hz,
-        "input_scale": fe.input_scale,
-    }
-    if fe.kind == "microfrontend":
-        front = {"kind": "microfrontend", **common}
-        for key in MICROFRONTEND_DEFAULTS:  # the parameters the settings header takes
-            value = getattr(fe, key)
-            front[key] = int(value) if isinstance(value, bool) else value
-    else:
-        front = {"kind": "cmsis_mfcc_q15", **common, "num_mfcc": fe.num_coefficients,
-                 "fft_length": fe.fft_length}
     window = exported["kind"] == "window"
     return {
-        "sample_rate": fe.sample_rate,
         "labels": list(labels),
-        "frontend": front,
+        "frontend": FrontendConfig.from_dict(frontend),
         "recognizer": {**RECOGNIZER_DEFAULTS, **(recognizer or {})},
         "frames_per_decision": WINDOW_EVERY_FRAMES if window else 1,
     }
@@ -137,14 +122,12 @@ def _tensor_names(model: dict[str, Any], tflite: TfliteModelInfo) -> dict[str, A
     """Which tensor is the frame, the scores and each state, from the export's roles: the
     converter knows them, and an LSTM's two states have the same shape, so they cannot be
     told apart by shape."""
-    def name(t: Any) -> str:
-        return t.signature_name or t.name
-
     inputs, outputs = list(model.get("input_roles", [0])), list(model.get("output_roles", [0]))
-    states = [[name(tflite.inputs[inputs.index(i + 1)]), name(tflite.outputs[outputs.index(i + 1)])]
+    states = [[tensor_name(tflite.inputs[inputs.index(i + 1)]),
+               tensor_name(tflite.outputs[outputs.index(i + 1)])]
               for i in range(len(model.get("state_sizes", [])))]
-    return {"features": name(tflite.inputs[inputs.index(0)]),
-            "scores": name(tflite.outputs[outputs.index(0)]), "states": states}
+    return {"features": tensor_name(tflite.inputs[inputs.index(0)]),
+            "scores": tensor_name(tflite.outputs[outputs.index(0)]), "states": states}
 
 
 def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
@@ -168,7 +151,7 @@ def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
     info = json.loads((export_dir / EXPORT_JSON).read_text())
     settings = firmware_settings(info["frontend"], info["labels"], info["model"], recognizer)
     settings["tensors"] = _tensor_names(info["model"], read_tflite(export_dir / TFLITE_FILE))
-    frontend_config = FrontendConfig.from_dict(info["frontend"])
+    frontend_config = settings["frontend"]
     tables = make_frontend(frontend_config).c_tables()
     device = None
     if tflm_tree is not None:
@@ -179,7 +162,7 @@ def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
 
         # The probe brings its own arena, so a scratch copy with a placeholder arena is measured
         # and out_dir is written once, with the measured arena.
-        cmsis = cmsis_dsp_sources() if frontend_config.kind != "microfrontend" else None
+        cmsis = cmsis_dsp_sources() if frontend_config.kind != MICROFRONTEND else None
         with tempfile.TemporaryDirectory(prefix="kws_fw_") as scratch:
             probe_folder = write_firmware_folder(
                 export_dir / TFLITE_FILE, settings, scratch, array_name=array_name,

@@ -40,6 +40,8 @@ from ghost_keras.models import ARCHITECTURES, build_model
 from ghost_keras.profile import ModelProfile, profile_model
 from ghost_keras.plots import plot_confusion, plot_history
 from ghost_keras.progress import Progress
+# learning_rate_schedule is also imported from here (stream_training).
+from ghost_keras.recipe import SCHEDULES, learning_rate_schedule, make_loss, make_optimizer
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -75,6 +77,20 @@ class TrainConfig:
         split_dirs: Folders split by speaker with ``speaker_split`` (e.g. the 12-class test
             folder, whose speakers are then shared out between train, validation and test).
         speaker_split: Train/validation/test fractions by speaker for ``split_dirs``.
+        balance_classes: Class-balanced sampling of every training epoch (each label an equal
+            share of the epoch; :func:`ghost_keras.data.sampling.balanced_order`).
+        time_masks: SpecAugment time masks per training example (0: off).
+        time_mask_frames: Maximum width of a time mask, in frames.
+        freq_masks: SpecAugment frequency masks per training example (0: off).
+        freq_mask_bins: Maximum width of a frequency mask, in feature channels.
+        label_smoothing: Label smoothing of the cross-entropy, in [0, 1) (0: off).
+        weight_decay: Decoupled weight decay (AdamW) per step, times the learning rate; 0: Adam.
+        lr_schedule: ``piecewise`` (``learning_rates`` in equal shares, the original recipe) or
+            ``cosine`` (warmup to ``learning_rates[0]``, cosine decay to ``learning_rates[-1]``).
+        warmup_epochs: Linear warmup of the ``cosine`` schedule, in epochs (fractions allowed).
+
+    Every field added after the first release defaults to the earlier behaviour, so an older
+    ``config.json`` loads and describes the run it made.
     """
 
     arch: str = "ghost_gru"
@@ -94,6 +110,15 @@ class TrainConfig:
     strategy: str = "auto"
     split_dirs: list[str] = field(default_factory=list)
     speaker_split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    balance_classes: bool = False
+    time_masks: int = 0
+    time_mask_frames: int = 0
+    freq_masks: int = 0
+    freq_mask_bins: int = 0
+    label_smoothing: float = 0.0
+    weight_decay: float = 0.0
+    lr_schedule: str = "piecewise"
+    warmup_epochs: float = 0.0
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -102,6 +127,22 @@ class TrainConfig:
             raise ValueError("epochs and batch_size must be at least 1.")
         if not self.learning_rates or min(self.learning_rates) <= 0:
             raise ValueError("learning_rates must be a non-empty list of positive numbers.")
+        self.spec_augment()  # refuses negative or fractional mask settings
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing={self.label_smoothing}: must be in [0, 1).")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay={self.weight_decay}: must be >= 0.")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose one of "
+                             f"{SCHEDULES}.")
+        if self.warmup_epochs < 0 or (self.warmup_epochs and self.lr_schedule != "cosine"):
+            raise ValueError(f"warmup_epochs={self.warmup_epochs}: must be >= 0, and needs "
+                             "lr_schedule='cosine'.")
+
+    def spec_augment(self) -> kws_data.SpecAugmentConfig:
+        """The SpecAugment masks of this run."""
+        return kws_data.SpecAugmentConfig(self.time_masks, self.time_mask_frames,
+                                          self.freq_masks, self.freq_mask_bins)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -150,16 +191,11 @@ def _strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def learning_rate_schedule(rates: list[float], total_steps: int) -> Any:
-    """Piecewise-constant learning rates, each for an equal share of ``total_steps``."""
-    if len(rates) == 1:
-        return rates[0]
-    boundaries = [int(total_steps * (i + 1) / len(rates)) for i in range(len(rates) - 1)]
-    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, list(rates))
-
-
 def _schedule(config: TrainConfig, steps_per_epoch: int) -> Any:
-    return learning_rate_schedule(config.learning_rates, config.epochs * max(steps_per_epoch, 1))
+    steps_per_epoch = max(steps_per_epoch, 1)
+    return learning_rate_schedule(config.learning_rates, config.epochs * steps_per_epoch,
+                                  kind=config.lr_schedule,
+                                  warmup_steps=int(round(config.warmup_epochs * steps_per_epoch)))
 
 
 @dataclass
@@ -177,10 +213,10 @@ class RunResult:
         return self.profile.params
 
 
-def _compile(model: keras.Model, learning_rate: Any) -> None:
+def _compile(model: keras.Model, config: TrainConfig, learning_rate: Any) -> None:
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=make_optimizer(learning_rate, config.weight_decay),
+        loss=make_loss(config.label_smoothing),
         metrics=["accuracy"],
     )
 
@@ -212,7 +248,8 @@ def _train_into(run_dir: Path, config: TrainConfig, verbose: int) -> RunResult:
     index = load_index(config, verbose)
     cache = config.cache_dir or str(run_dir.parent / ".cache" / "features")
     datasets = kws_data.make_datasets(index, frontend, config.batch_size, seed=config.seed,
-                                      cache_dir=cache)
+                                      cache_dir=cache, spec_augment=config.spec_augment(),
+                                      balance_classes=config.balance_classes)
     labels = list(index.labels)
     input_shape = (frontend.config.num_frames, frontend.config.feature_dim)
     steps = int(tf.data.experimental.cardinality(datasets["train"]).numpy())
@@ -220,7 +257,7 @@ def _train_into(run_dir: Path, config: TrainConfig, verbose: int) -> RunResult:
     with _strategy(config.strategy).scope():
         model = build_model(config.arch, config.size, input_shape, len(labels),
                             ratio=config.ratio, cheap_op=config.cheap_op)
-        _compile(model, _schedule(config, steps))
+        _compile(model, config, _schedule(config, steps))
     best = run_dir / BEST_FILE
     timer = _EpochTimer()
     history = model.fit(

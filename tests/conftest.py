@@ -17,6 +17,7 @@ SHARED_DATA = Path(
 )
 TEST12_DIR = SHARED_DATA / "speech_commands_v2_test12_dev"
 MINI_DIR = SHARED_DATA / "mini_speech_commands_flac"
+EXTRA_DIR = SHARED_DATA / "speech_commands_extra"
 
 
 #: Fixtures that train (on real data, or the whole synthetic chain) or run the benchmark
@@ -54,6 +55,12 @@ def test12_dir() -> Path:
 def mini_dir() -> Path:
     """``mini_speech_commands_flac``: 8 keywords, FLAC, one folder per word (read-only)."""
     return _require(MINI_DIR)
+
+
+@pytest.fixture(scope="session")
+def extra_dir() -> Path:
+    """``speech_commands_extra``: 35 words, full layout, FLAC, real ``_background_noise_``."""
+    return _require(EXTRA_DIR)
 
 
 def copy_prepared_subset(test12_dir: Path, root: Path, counts: dict[str, int]) -> Path:

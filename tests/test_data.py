@@ -461,3 +461,40 @@ def test_feature_cache_is_reused(full_index, tmp_path: Path):
     make(full_index, third := FakeFrontend(), cache_dir=tmp_path, augment=False, seed=5)
     assert third.calls > 0
     assert len(list(tmp_path.iterdir())) == 9
+
+
+def test_spec_augment_masks_train_features_anew_every_epoch(full_index):
+    from ghost_keras.data import SpecAugmentConfig
+
+    masks = SpecAugmentConfig(time_masks=1, time_mask_frames=4)
+    plain, masked, twin = make(full_index), make(full_index, spec_augment=masks), \
+        make(full_index, spec_augment=masks)
+    patterns = []
+    for _ in range(2):
+        x_plain, y_plain = epoch(plain["train"])
+        x_mask, y_mask = epoch(masked["train"])
+        np.testing.assert_array_equal(x_mask, epoch(twin["train"])[0])  # same seed, same masks
+        np.testing.assert_array_equal(y_plain, y_mask)  # masks draw after rendering and order
+        changed = x_plain != x_mask
+        rows = changed.all(axis=2)
+        assert (changed.any(axis=2) == rows).all()  # whole frames only
+        assert rows.sum(axis=1).max() <= 4 and rows.any()
+        patterns.append(rows)
+    assert not np.array_equal(patterns[0], patterns[1])  # re-drawn in epoch 2
+    for split in ("validation", "test"):  # never on evaluation features
+        np.testing.assert_array_equal(masked.as_numpy(split)[0], plain.as_numpy(split)[0])
+    with pytest.raises(ValueError, match="augment=True"):
+        make(full_index, spec_augment=masks, augment=False)
+
+
+def test_balance_classes_gives_each_label_an_equal_share_of_the_epoch(full_index):
+    plain, balanced = make(full_index), make(full_index, balance_classes=True)
+    # The plan: 6 silence, 3 unknown, 4 each of yes/no/up (21 examples).
+    assert np.bincount(epoch(plain["train"])[1]).tolist() == [6, 3, 4, 4, 4]
+    first_x, first_y = epoch(balanced["train"])
+    counts = np.bincount(first_y, minlength=5)
+    assert counts.sum() == 21 and counts.max() - counts.min() <= 1  # 4 each, one 5
+    assert not np.array_equal(epoch(balanced["train"])[1], first_y)  # new draw per epoch
+    # The 3 unknown clips are drawn once or twice each; every repeat is rendered afresh.
+    unknown = first_x[first_y == 1]
+    assert len({bytes(x) for x in unknown}) == len(unknown)

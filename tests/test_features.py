@@ -312,6 +312,26 @@ def test_from_dict_rejects_unknown():
         FrontendConfig.from_dict({**d, "kind": "cmsis_mfcc"})
 
 
+def test_device_settings_are_the_firmware_view():
+    """One row per model_settings.h macro; ints stay ints and booleans become 0/1, so the
+    header renders each with the right literal kind; the C fields exist only for the
+    microfrontend; a float MFCC has no firmware front end."""
+    from ghost_keras.features.device_settings import device_kind, manifest_frontend
+
+    micro = FrontendConfig.microfrontend(pcan_offset=80, enable_pcan=False)
+    rows = micro.device_settings()
+    assert len({r.macro for r in rows}) == len({r.key for r in rows}) == len(rows)
+    by_key = {r.key: r.value for r in rows}
+    assert by_key["enable_pcan"] == 0 and type(by_key["enable_pcan"]) is int
+    assert by_key["pcan_offset"] == 80.0 and type(by_key["pcan_offset"]) is float
+    assert manifest_frontend(micro) == {"kind": "microfrontend", **by_key}
+    mfcc = FrontendConfig.cmsis_mfcc()
+    assert device_kind(mfcc) == "cmsis_mfcc_q15"
+    assert not any(r.c_field for r in mfcc.device_settings())
+    with pytest.raises(ValueError, match="arm_mfcc_q15"):
+        FrontendConfig.cmsis_mfcc(q15=False).device_settings()
+
+
 def test_config_is_frozen():
     import dataclasses
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 
 import numpy as np
 import pytest
 from test_firmware_helpers import (
+    TINY_FRONTEND,
     TINY_SETTINGS,
     TINY_TABLES,
     compile_host,
@@ -28,8 +30,10 @@ from firmware_export.model_settings import (
     render_model_settings_header,
 )
 from firmware_export.op_resolver import op_for_method, render_model_ops_header, table_ops
+from firmware_export.tensor_roles import resolve_tensor_roles, tensor_name
 from firmware_export.tflite_model import read_tflite
 from firmware_export.tflm import TflmInterpreter, find_smallest_arena
+from ghost_keras.features.config import FrontendConfig
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +199,7 @@ def test_settings_header_compiles_as_c_and_cxx_and_matches_the_model(folder, mod
     assert int(num("KWS_FRONTEND_KIND")) == int(num("KWS_FRONTEND_MICROFRONTEND"))
     # float feature = raw * input_scale; int8 = feature / s_in + zp -> one multiplier.
     assert np.float32(num("KWS_FEATURE_QUANT_MULT")) == np.float32(
-        (1 / 25.6) / float(frame["quantization"][0]))
+        TINY_FRONTEND.input_scale / float(frame["quantization"][0]))
     # Recognizer: 1000 ms window at 20 ms per result holds 51 results.
     assert int(num("KWS_RECOGNIZER_CAPACITY")) == 51
     assert int(num("KWS_DETECTION_THRESHOLD")) == 200
@@ -252,16 +256,22 @@ def _settings(**changes):
     return s
 
 
+# A FrontendConfig itself is taken as well as its to_dict().
+MFCC_FRONTEND = FrontendConfig.cmsis_mfcc(num_channels=20)
+MFCC_SETTINGS = _settings(frontend=MFCC_FRONTEND)
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"labels": ["a", "b", "c"]}, "cannot tell which output"),
-    ({"frontend__kind": "fbank"}, "not one of"),
-    ({"frontend__stride_samples": 321}, "stride_samples"),
+    ({"frontend__kind": "fbank"}, "kind='fbank' is unknown"),
+    ({"frontend__stride_ms": 40}, "longer than window_ms"),
     ({"frontend__num_channels": 3}, "whole number"),
+    ({"frontend": MFCC_FRONTEND.to_dict() | {"q15": False}}, "arm_mfcc_q15"),
     ({"recognizer__detection_threshold": None}, "exactly one of"),
     ({"recognizer__detection_probability": 0.8}, "exactly one of"),
     ({"frames_per_decision": 2}, "must run on every frame"),
     ({"colour": "blue"}, "unknown settings"),
-    ({"frontend__hop_ms": 10}, "unknown microfrontend settings"),
+    ({"frontend__hop_ms": 10}, r"unknown key\(s\) \['hop_ms'\]"),
     ({"tensors": {"features": "frame", "scores": "nope", "states": []}}, "no single model"),
 ])
 def test_settings_errors_are_clear(model, changes, message):
@@ -288,6 +298,19 @@ def test_explicit_tensor_names_and_probability_threshold(model):
         read_tflite(model), ArenaChoice(4096))
     assert fs.roles.features.signature_name == "frame"
     assert fs.recognizer["detection_threshold"] == 205  # round(0.8 * 256) in score units
+
+
+def test_roles_are_inferred_from_the_signature_names():
+    """The converter names every output of a tf.function ``StatefulPartitionedCall:<k>``: only
+    the signature names tell the scores from a state output of the same size."""
+    from test_recognizer import synthetic_model
+
+    info = synthetic_model(num_labels=8)  # state and scores both have 8 values
+    outputs = tuple(dataclasses.replace(t, name=f"StatefulPartitionedCall:{t.index}")
+                    for t in info.outputs)
+    roles = resolve_tensor_roles(dataclasses.replace(info, outputs=outputs), 8)
+    assert tensor_name(roles.scores) == "scores" and tensor_name(roles.features) == "frame"
+    assert [(tensor_name(i), tensor_name(o)) for i, o in roles.states] == [("state", "new_state")]
 
 
 # -- templates (they include TFLM headers, so they are checked by content) ----------------------
@@ -328,10 +351,14 @@ def test_templates_use_only_defined_settings(folder, model, tmp_path):
         assert f" {name}[" in tables
 
 
-MFCC_SETTINGS = _settings(frontend={
-    "kind": "cmsis_mfcc_q15", "window_ms": 40, "stride_ms": 20, "num_channels": 20,
-    "num_mfcc": 10, "fft_length": 1024, "lower_band_limit_hz": 20.0,
-    "upper_band_limit_hz": 4000.0, "input_scale": 1 / 128})
+def test_microfrontend_template_sets_each_c_field_from_its_setting(folder):
+    """frontend_microfrontend.cc fills the C ``struct FrontendConfig`` with exactly the
+    fields and macros of ``FrontendConfig.device_settings()``."""
+    src = (folder.path / "frontend_microfrontend.cc").read_text()
+    assigned = dict(re.findall(r"^\s*config\.([\w.]+) = (KWS_\w+);", src, re.M))
+    rows = [s for s in TINY_FRONTEND.device_settings() if s.c_field]
+    assert assigned == {s.c_field: s.macro for s in rows}
+    assert TINY_FRONTEND.microfrontend_c_config() == {s.c_field: s.value for s in rows}
 
 
 def mfcc_tables() -> dict[str, np.ndarray]:

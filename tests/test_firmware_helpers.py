@@ -27,22 +27,12 @@ ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-Os", "-Wall", "-Wextra", "-Werror"]
 
 LABELS = ["_silence_", "_unknown_", "yes", "no"]
 
-TINY_TABLES = microfrontend_tables(FrontendConfig.microfrontend(num_channels=10))
+TINY_FRONTEND = FrontendConfig.microfrontend(num_channels=10)
+TINY_TABLES = microfrontend_tables(TINY_FRONTEND)
 
 TINY_SETTINGS = {
-    "sample_rate": 16000,
     "labels": LABELS,
-    "frontend": {
-        "kind": "microfrontend",
-        "window_ms": 30,
-        "stride_ms": 20,
-        "window_samples": 480,
-        "stride_samples": 320,
-        "num_channels": 10,
-        "lower_band_limit_hz": 125.0,
-        "upper_band_limit_hz": 7500.0,
-        "input_scale": 1 / 25.6,
-    },
+    "frontend": TINY_FRONTEND.to_dict(),  # as a run's config.json holds it
     "recognizer": {
         "average_window_ms": 1000,
         "detection_threshold": 200,

@@ -23,6 +23,7 @@ from firmware_export.recognizer import (
     recognizer_capacity,
 )
 from firmware_export.tflite_model import TensorInfo, TfliteModelInfo
+from ghost_keras.features.config import FrontendConfig
 
 LABELS = ["_silence_", "_unknown_", "yes", "no", "up"]
 STRIDE_MS = 20
@@ -48,11 +49,9 @@ def synthetic_model(num_labels: int = len(LABELS)) -> TfliteModelInfo:
 
 
 SYNTHETIC_SETTINGS = {
-    "sample_rate": 16000,
     "labels": LABELS,
-    "frontend": {"kind": "microfrontend", "window_ms": 30, "stride_ms": STRIDE_MS,
-                 "num_channels": 10, "lower_band_limit_hz": 125.0,
-                 "upper_band_limit_hz": 7500.0, "input_scale": 0.125},
+    "frontend": FrontendConfig.microfrontend(stride_ms=STRIDE_MS, num_channels=10,
+                                             input_scale=0.125),
     "recognizer": {"average_window_ms": WINDOW_MS, "detection_threshold": 200,
                    "suppression_ms": 1500, "minimum_count": 3},
 }

@@ -30,6 +30,8 @@ from ghost_keras.data.augment import (
     snr_volume,
     time_shift,
 )
+from ghost_keras.data.sampling import balanced_order
+from ghost_keras.data.spec_augment import SpecAugmentConfig, mask_features
 from ghost_keras.data.pipeline import Example, SpeechDatasets, make_datasets, plan_split
 from ghost_keras.data.speech_commands import (
     BACKGROUND_NOISE_DIR,
@@ -65,10 +67,13 @@ __all__ = [
     "SILENCE",
     "SPLITS",
     "SpeechCommandsIndex",
+    "SpecAugmentConfig",
     "SpeechDatasets",
     "UNKNOWN",
+    "balanced_order",
     "fit_length",
     "make_datasets",
+    "mask_features",
     "merge",
     "plan_split",
     "random_gain",

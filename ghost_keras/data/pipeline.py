@@ -10,8 +10,9 @@ has been running for minutes (docs/design.md, "Front ends").
 - validation / test: rendered without augmentation, featurized once, kept in memory and (with
   ``cache_dir``) on disk, keyed by a hash of everything that determines them.
 - train: with ``augment=True`` re-rendered and re-featurized every epoch in a generator (time
-  shift, noise and silence re-drawn); with ``augment=False`` featurized once and cached like the
-  evaluation splits, then reshuffled every epoch.
+  shift, noise, silence and SpecAugment masks re-drawn; optionally class-balanced, see
+  :func:`~ghost_keras.data.sampling.balanced_order`); with ``augment=False`` featurized once and
+  cached like the evaluation splits, then reshuffled every epoch.
 
 The same ``seed`` gives the same batches (epoch ``k`` of one run equals epoch ``k`` of another).
 """
@@ -27,6 +28,7 @@ import logging
 import math
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -35,6 +37,8 @@ import numpy as np
 
 from ghost_keras.data.audio import read_clip
 from ghost_keras.data.augment import AugmentConfig, NoisePool, render_example
+from ghost_keras.data.sampling import balanced_order
+from ghost_keras.data.spec_augment import SpecAugmentConfig, mask_features
 from ghost_keras.data.speech_commands import SILENCE, SPLITS, UNKNOWN, Clip, SpeechCommandsIndex
 from ghost_keras.fileio import atomic_write_bytes
 
@@ -179,6 +183,8 @@ class _Builder:
         cache_dir: str | os.PathLike | None,
         context_seconds: float,
         augment_config: AugmentConfig,
+        spec_augment: SpecAugmentConfig,
+        balance_classes: bool,
     ) -> None:
         self.index = index
         self.frontend = frontend
@@ -187,6 +193,8 @@ class _Builder:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.context_samples = int(round(context_seconds * self.cfg.sample_rate))
         self.augment_config = augment_config
+        self.spec_augment = spec_augment
+        self.balance_classes = balance_classes
         self.plans = {
             s: plan_split(
                 index, s, silence_percentage=silence_percentage,
@@ -302,13 +310,23 @@ class _Builder:
         self.pool("train")
 
     def train_epoch(self, epoch: int) -> Iterator[tuple[np.ndarray, np.int32]]:
-        """Epoch ``epoch`` of augmented training examples, shuffled; a pure function of seed."""
+        """Epoch ``epoch`` of augmented training examples, shuffled (class-balanced when asked);
+        a pure function of seed and epoch."""
         plan = self.plans["train"]
-        order = np.random.default_rng([self.seed, 0, 3, epoch]).permutation(len(plan))
-        for i in order:
-            rng = np.random.default_rng([self.seed, 0, 4, epoch, int(i)])
+        order_rng = np.random.default_rng([self.seed, 0, 3, epoch])
+        if self.balance_classes:
+            order = balanced_order([e.label_id for e in plan], len(plan), order_rng)
+        else:
+            order = order_rng.permutation(len(plan))
+        repeats: Counter[int] = Counter()
+        for i in map(int, order):
+            # A balanced epoch repeats scarce examples; each repeat gets its own draws. The first
+            # occurrence keeps the key it always had, so unbalanced epochs are unchanged.
+            repeat = repeats[i]
+            repeats[i] += 1
+            rng = np.random.default_rng([self.seed, 0, 4, epoch, i] + ([repeat] if repeat else []))
             feats = self.render(plan[i], self.train_audio[i], "train", rng, training=True)
-            yield feats, np.int32(plan[i].label_id)
+            yield mask_features(feats, self.spec_augment, rng), np.int32(plan[i].label_id)
 
 
 def make_datasets(
@@ -323,6 +341,8 @@ def make_datasets(
     context_seconds: float = 1.5,
     augment_config: AugmentConfig | None = None,
     drop_remainder: bool = False,
+    spec_augment: SpecAugmentConfig | None = None,
+    balance_classes: bool = False,
 ) -> SpeechDatasets:
     """Batched ``(features float32 [batch, frames, dim], label int32 [batch])`` datasets.
 
@@ -340,6 +360,10 @@ def make_datasets(
         context_seconds: background noise fed to the front end before each clip; 0 for none.
         augment_config: defaults to :class:`AugmentConfig` () (Hello Edge).
         drop_remainder: drop each split's last partial batch.
+        spec_augment: time/frequency masks on the training features, re-drawn every epoch
+            (:mod:`~ghost_keras.data.spec_augment`); None or all zero: none. Needs ``augment``.
+        balance_classes: every training epoch gives each class an equal share of its examples
+            (:func:`~ghost_keras.data.sampling.balanced_order`). Needs ``augment``.
 
     Returns:
         A :class:`SpeechDatasets` (a dict with keys ``train``, ``validation``, ``test``).
@@ -359,6 +383,10 @@ def make_datasets(
     # usable (and fast to import) without it.
     import tensorflow as tf
 
+    spec_augment = spec_augment or SpecAugmentConfig()
+    if not augment and (spec_augment.enabled or balance_classes):
+        raise ValueError("spec_augment and balance_classes act on the per-epoch training "
+                         "examples: they need augment=True.")
     builder = _Builder(
         index,
         frontend,
@@ -368,6 +396,8 @@ def make_datasets(
         cache_dir=cache_dir,
         context_seconds=context_seconds,
         augment_config=augment_config or AugmentConfig(),
+        spec_augment=spec_augment,
+        balance_classes=balance_classes,
     )
     if augment:
         builder.load_train_audio()

@@ -4,6 +4,8 @@
   both kinds, the raw formats and how the device maps raw output to the model's int8 input).
 - ``make_frontend(config)``: the matching :class:`Frontend` (``compute``, ``compute_raw``,
   ``tf_compute``, ``c_tables``).
+- ``FrontendConfig.device_settings()``: the same config as the firmware's ``model_settings.h``
+  and manifest hold it (:mod:`ghost_keras.features.device_settings`).
 
 Example:
     >>> from ghost_keras.features import FrontendConfig, make_frontend

@@ -62,7 +62,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from ghost_keras.features.device_settings import DeviceSetting
 
 MICROFRONTEND = "microfrontend"
 CMSIS_MFCC = "cmsis_mfcc"
@@ -427,9 +430,21 @@ class FrontendConfig:
             "out_scale": 1,
         }
 
+    def device_settings(self) -> tuple["DeviceSetting", ...]:
+        """The front end's ``#define``s of the firmware's ``model_settings.h`` (also its manifest
+        keys and microfrontend C fields): see :mod:`ghost_keras.features.device_settings`.
+
+        Example:
+            >>> FrontendConfig.microfrontend().device_settings()[0].macro
+            'KWS_WINDOW_MS'
+        """
+        from ghost_keras.features.device_settings import device_settings
+
+        return device_settings(self)
+
     def microfrontend_c_config(self) -> dict[str, Any]:
-        """The microfrontend's C ``struct FrontendConfig`` fields (dotted paths) and values,
-        for the firmware exporter: ``config.window.size_ms = ...`` and so on.
+        """The microfrontend's C ``struct FrontendConfig`` fields (dotted paths) and values, as
+        the firmware sets them: ``config.window.size_ms = ...`` and so on.
 
         Example:
             >>> FrontendConfig.microfrontend().microfrontend_c_config()["window.size_ms"]
@@ -437,23 +452,7 @@ class FrontendConfig:
         """
         if self.kind != MICROFRONTEND:
             raise ValueError(f"microfrontend_c_config() needs kind='microfrontend', not {self.kind!r}")
-        return {
-            "window.size_ms": self.window_ms,
-            "window.step_size_ms": self.stride_ms,
-            "filterbank.num_channels": self.num_channels,
-            "filterbank.lower_band_limit": self.lower_band_hz,
-            "filterbank.upper_band_limit": self.upper_band_hz,
-            "noise_reduction.smoothing_bits": self.smoothing_bits,
-            "noise_reduction.even_smoothing": self.even_smoothing,
-            "noise_reduction.odd_smoothing": self.odd_smoothing,
-            "noise_reduction.min_signal_remaining": self.min_signal_remaining,
-            "pcan_gain_control.enable_pcan": int(self.enable_pcan),
-            "pcan_gain_control.strength": self.pcan_strength,
-            "pcan_gain_control.offset": self.pcan_offset,
-            "pcan_gain_control.gain_bits": self.gain_bits,
-            "log_scale.enable_log": int(self.enable_log),
-            "log_scale.scale_shift": self.scale_shift,
-        }
+        return {s.c_field: s.value for s in self.device_settings() if s.c_field}
 
     # ------------------------------------------------------------------ serialization
     def to_dict(self) -> dict[str, Any]:
