@@ -74,13 +74,14 @@ def _load_export_model(run_dir: Path):
 
 
 def export_run(run_dir: str | Path, out: str | Path | None = None,
-               calibration_clips: int = 200) -> ExportResult:
+               calibration_clips: int = 200, verbose: int = 0) -> ExportResult:
     """Converts, verifies on TFLM and writes the int8 model of a training run.
 
     Args:
         run_dir: A folder written by ``ghost-kws train`` (and optionally ``ghost-kws qat``).
         out: Output folder (default ``<run_dir>/export``).
         calibration_clips: Training clips used to calibrate post-training quantization.
+        verbose: progress of the TFLM verification (:mod:`ghost_keras.progress`).
     """
     from ghost_keras.training import run_datasets
 
@@ -94,7 +95,8 @@ def export_run(run_dir: str | Path, out: str | Path | None = None,
     source_model = qat_model if qat_model is not None else float_model
     exported = convert_model(source_model, _calibration_features(x_train, calibration_clips, seed))
     report = verify_export(exported, x_test, y_test, float_model=float_model, qat_model=qat_model,
-                           frontend=FrontendConfig.from_dict(run_config["frontend"]))
+                           frontend=FrontendConfig.from_dict(run_config["frontend"]),
+                           verbose=verbose)
     tflite_path = atomic_write_bytes(out / TFLITE_FILE, exported.tflite)
     json_path = atomic_write_json(out / EXPORT_JSON, {
         "run_dir": str(run_dir), "source": exported.source,
@@ -132,7 +134,7 @@ def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
                        array_name: str = "g_kws_model",
                        recognizer: dict[str, Any] | None = None,
                        tflm_tree: str | Path | None = None,
-                       table_kernels: bool = True) -> FirmwareFolder:
+                       table_kernels: bool = True, verbose: int = 0) -> FirmwareFolder:
     """Writes the firmware folder of a run, exporting it first if that was not done yet.
 
     ``tflm_tree``: a Cortex-M4 TFLM tree (``create_tflm_tree.py`` output); when given, the
@@ -140,11 +142,12 @@ def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
     (built with the folder's Makefile and run under QEMU: needs arm-none-eabi-g++ and
     qemu-system-arm), and the README gives the front end's heap measured there.
     ``table_kernels``: see :func:`firmware_export.firmware.write_firmware_folder`.
+    ``verbose``: progress of the export's TFLM verification, when it runs.
     """
     run_dir = Path(run_dir)
     export_dir = run_dir / "export"
     if not (export_dir / TFLITE_FILE).is_file() or not (export_dir / EXPORT_JSON).is_file():
-        export_run(run_dir)
+        export_run(run_dir, verbose=verbose)
     info = json.loads((export_dir / EXPORT_JSON).read_text())
     settings = firmware_settings(info["frontend"], info["labels"], info["model"], recognizer)
     settings["tensors"] = _tensor_names(info["model"], read_tflite(export_dir / TFLITE_FILE))

@@ -79,14 +79,17 @@ def detect(scores: np.ndarray, times_ms: Sequence[int], labels: Sequence[str],
 
 def detect_in_wav(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarray, *,
                   settings: dict[str, Any] | None = None, every: int = 1,
-                  verbose: bool = True, file: TextIO | None = None) -> list[Detection]:
+                  verbose: bool = True, file: TextIO | None = None,
+                  progress: int = 0) -> list[Detection]:
     """Detections of a run's exported int8 model over a WAV (what ``ghost-kws stream`` does):
     front end once over the file, TFLM as the firmware runs it, the firmware's recognizer.
-    With ``verbose`` each detection is printed as ``time  label  score``."""
+    With ``verbose`` each detection is printed as ``time  label  score``; ``progress`` is the
+    TFLM run's progress line (the ``verbose`` levels of :mod:`ghost_keras.progress`)."""
     loaded = load_export(run_dir)
     audio = read_stream_audio(wav, loaded.frontend.sample_rate)
     features, times = stream_features(audio, loaded.frontend)
-    run = run_tflm(loaded.exported, features, times, every=every, frontend=loaded.frontend)
+    run = run_tflm(loaded.exported, features, times, every=every, frontend=loaded.frontend,
+                   verbose=progress)
     dets = detect(run.scores, run.times_ms, loaded.labels, settings,
                   period_ms=loaded.frontend.stride_ms * run.every,
                   score_scale=run.score_scale, score_zero_point=run.score_zero_point)

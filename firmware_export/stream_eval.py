@@ -57,7 +57,7 @@ def stream_eval(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarray,
                 float_window_every: int | None = DEFAULT_FLOAT_WINDOW_EVERY,
                 settings: dict[str, Any] | None = None,
                 thresholds: Sequence[float] | None = DEFAULT_THRESHOLDS, parts: int = 2,
-                out_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+                out_dir: str | os.PathLike | None = None, verbose: int = 0) -> dict[str, Any]:
     """Streams a long WAV through a run's exported int8 model (TFLM) and its float model, and
     scores the detections against the truth.
 
@@ -74,6 +74,7 @@ def stream_eval(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarray,
         thresholds: detection probabilities of the DET curve (None: no curve).
         parts: the stream is split into this many parts by position (drift).
         out_dir: if given, ``stream_eval.json`` and ``det.png`` are written there.
+        verbose: a progress line per model run over the stream (:mod:`ghost_keras.progress`).
 
     Returns:
         A JSON-able dict: ``runs`` (name -> ``kind, cost, metrics, det``), ``agreement`` (int8
@@ -88,23 +89,24 @@ def stream_eval(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarray,
     labels = loaded.labels
     fe = loaded.frontend
     audio = read_stream_audio(wav, fe.sample_rate)
-    items = truth_items(truth, labels)
     audio_seconds = len(audio) / fe.sample_rate
+    items = truth_items(truth, labels, duration_s=audio_seconds)
     t0 = time.perf_counter()
     features, times = stream_features(audio, fe)
     frontend_seconds = time.perf_counter() - t0
     profile = profile_model(model)
 
     runs: list[ScoreRun] = [run_tflm(loaded.exported, features, times, every=every,
-                                     frontend=loaded.frontend)]
+                                     frontend=loaded.frontend, verbose=verbose)]
     if float_step and is_streamable(model):
-        runs.append(run_float_step(model, features, times))
+        runs.append(run_float_step(model, features, times, verbose=verbose))
     if loaded.exported.kind == "window":
         runs.append(run_float_window(model, features, times, every=runs[0].every,
-                                     name=f"float_window_every{runs[0].every}"))
+                                     verbose=verbose))
     if float_window_every is not None and not (
             loaded.exported.kind == "window" and float_window_every == runs[0].every):
-        runs.append(run_float_window(model, features, times, every=float_window_every))
+        runs.append(run_float_window(model, features, times, every=float_window_every,
+                                     verbose=verbose))
 
     main_settings = recognizer_settings(settings, runs[0].score_scale, runs[0].score_zero_point)
     probability = (None if settings and "detection_threshold" in settings else

@@ -28,14 +28,29 @@ MATCH_RULE = (
 
 
 def truth_items(truth: str | os.PathLike | Sequence[TruthItem],
-                 labels: Sequence[str] | None = None) -> list[TruthItem]:
+                labels: Sequence[str] | None = None,
+                duration_s: float | None = None) -> list[TruthItem]:
+    """The truth as items, its labels checked against ``labels`` and, when ``duration_s``
+    (the audio's length) is given, every item's start against it: an item that starts after
+    the audio ends could only ever count as a miss, so it means the truth is another WAV's."""
     if isinstance(truth, (str, os.PathLike)):
-        return read_truth(truth, labels)
-    items = list(truth)
-    if labels is not None:
-        bad = sorted({t.label for t in items} - set(labels))
-        if bad:
-            raise StreamError(f"truth labels {bad} are not among the model's labels {list(labels)}")
+        items = read_truth(truth, labels)
+    else:
+        items = list(truth)
+        if labels is not None:
+            bad = sorted({t.label for t in items} - set(labels))
+            if bad:
+                raise StreamError(f"truth labels {bad} are not among the model's labels "
+                                  f"{list(labels)}")
+    late = [(n, t) for n, t in enumerate(items, 1) if duration_s is not None
+            and t.start >= duration_s]
+    if late:
+        n, first = late[0]
+        source = f"{truth}: " if isinstance(truth, (str, os.PathLike)) else ""
+        raise StreamError(
+            f"{source}{len(late)} truth item(s) start after the audio ends ({duration_s:.2f} s), "
+            f"the first is item {n} ({first.label!r} at {first.start:.2f} s): the truth is not "
+            "this WAV's; pass the truth file written with it")
     return items
 
 
@@ -53,7 +68,8 @@ def match(detections: Sequence[Detection], truth: str | os.PathLike | Sequence[T
         truth: items or a truth CSV.
         tolerance_ms: a detection may come this long after the keyword's end.
         duration_s: stream length for FA/h (default: the last truth end + tolerance, or the
-            last detection).
+            last detection); a truth item starting after it is an error (see
+            :func:`truth_items`).
         parts: split the stream into this many equal parts by position for ``by_part``.
         ignore_labels: labels that are not targets (default: silence and unknown).
 
@@ -63,7 +79,7 @@ def match(detections: Sequence[Detection], truth: str | os.PathLike | Sequence[T
         latency_ms {median, max} (detection time - keyword end, hits), per_keyword, by_part,
         events`` (every detection with its outcome) and ``rule``.
     """
-    items = truth_items(truth)
+    items = truth_items(truth, duration_s=duration_s)
     all_labels = sorted({t.label for t in items} | {d.label for d in detections})
     ignore = set(default_ignore_labels(all_labels) if ignore_labels is None else ignore_labels)
     tol = int(tolerance_ms)

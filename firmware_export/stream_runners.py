@@ -26,11 +26,15 @@ from firmware_export.verify import check_state_quantization
 from ghost_keras.data.audio import read_clip
 from ghost_keras.features import FrontendConfig, to_int16
 from ghost_keras.features.stream import stream_features
+from ghost_keras.progress import Progress
 
 #: Strides between two re-runs of the float windowed baseline (100 ms at a 20 ms stride).
 DEFAULT_FLOAT_WINDOW_EVERY = 5
 #: The int8 softmax output's quantization: probability = (int8 + 128) / 256.
 SOFTMAX_SCALE, SOFTMAX_ZERO_POINT = 1.0 / 256.0, -128
+#: TFLM frames between two progress updates (5 s of audio at 20 ms): the invoke loop is the
+#: hot path, so the progress line is not asked at every frame.
+PROGRESS_FRAMES = 250
 
 
 class StreamError(ValueError):
@@ -170,13 +174,14 @@ def _padded_windows(features: np.ndarray, frames: int) -> np.ndarray:
 
 def run_tflm(exported: ExportedModel, features: np.ndarray, times_ms: np.ndarray,
              every: int = 1, name: str = "tflm_int8",
-             frontend: FrontendConfig | None = None) -> ScoreRun:
+             frontend: FrontendConfig | None = None, verbose: int = 0) -> ScoreRun:
     """Runs the int8 model on TFLM over the stream's features as the firmware does.
 
     Step models: one invoke per frame, state carried for the whole stream. Window models: the
     last ``exported.frames`` frames every ``every`` frames (zero-padded at the start).
     ``frontend``: the features' front end, whose outputs are quantized as the device does
-    (:class:`~firmware_export.feature_quantizer.FeatureQuantizer`).
+    (:class:`~firmware_export.feature_quantizer.FeatureQuantizer`). ``verbose``: a progress
+    line (:mod:`ghost_keras.progress`).
     """
     if every < 1:
         raise StreamError(f"every={every}: run the window model every 1 or more strides")
@@ -203,36 +208,42 @@ def run_tflm(exported: ExportedModel, features: np.ndarray, times_ms: np.ndarray
             interp.invoke()  # raises TflmError with TFLM's log
         invoke_s += perf() - t0
 
-    if exported.kind == "step":
-        every = 1
-        check_state_quantization(exported, interp)
-        fq = quantizer.quantize(features).reshape(len(features), *frame_t.shape)
-        fq = np.ascontiguousarray(fq)
-        states = [np.ascontiguousarray(quantize(np.zeros(t.shape, np.float32), t))
-                  for t in (interp.inputs[i] for i in exported.state_inputs)]
-        out = np.empty((len(features), exported.num_labels), np.int8)
-        fi, si, so, li = (exported.frame_input, exported.state_inputs, exported.state_outputs,
-                          exported.logits_output)
-        for t in range(len(fq)):
-            raw.set_input(fq[t], fi)
-            for s, index in zip(states, si):
-                raw.set_input(s, index)
-            invoke()
-            out[t] = np.asarray(raw.get_output(li)).reshape(-1)
-            states = [np.array(raw.get_output(i)) for i in so]
-        ends = np.arange(len(features))
-    elif exported.kind == "window":
-        ends = _result_frames(len(features), every)
-        view = _padded_windows(features, exported.frames)
-        out = np.empty((len(ends), exported.num_labels), np.int8)
-        for n, end in enumerate(ends):
-            window = view[end].T  # [frames, F]
-            raw.set_input(np.ascontiguousarray(quantizer.quantize(window).reshape(frame_t.shape)),
-                          exported.frame_input)
-            invoke()
-            out[n] = np.asarray(raw.get_output(exported.logits_output)).reshape(-1)
-    else:
-        raise StreamError(f"unknown model kind {exported.kind!r} (expected step or window)")
+    with Progress(name, unit="invokes", verbose=verbose) as bar:
+        if exported.kind == "step":
+            every = 1
+            check_state_quantization(exported, interp)
+            fq = quantizer.quantize(features).reshape(len(features), *frame_t.shape)
+            fq = np.ascontiguousarray(fq)
+            states = [np.ascontiguousarray(quantize(np.zeros(t.shape, np.float32), t))
+                      for t in (interp.inputs[i] for i in exported.state_inputs)]
+            out = np.empty((len(features), exported.num_labels), np.int8)
+            fi, si, so, li = (exported.frame_input, exported.state_inputs, exported.state_outputs,
+                              exported.logits_output)
+            for t in range(len(fq)):
+                if t % PROGRESS_FRAMES == 0:
+                    bar.update(t, len(fq))
+                raw.set_input(fq[t], fi)
+                for s, index in zip(states, si):
+                    raw.set_input(s, index)
+                invoke()
+                out[t] = np.asarray(raw.get_output(li)).reshape(-1)
+                states = [np.array(raw.get_output(i)) for i in so]
+            ends = np.arange(len(features))
+        elif exported.kind == "window":
+            ends = _result_frames(len(features), every)
+            view = _padded_windows(features, exported.frames)
+            out = np.empty((len(ends), exported.num_labels), np.int8)
+            for n, end in enumerate(ends):
+                if n % PROGRESS_FRAMES == 0:
+                    bar.update(n, len(ends))
+                window = quantizer.quantize(view[end].T)  # [frames, F]
+                raw.set_input(np.ascontiguousarray(window.reshape(frame_t.shape)),
+                              exported.frame_input)
+                invoke()
+                out[n] = np.asarray(raw.get_output(exported.logits_output)).reshape(-1)
+        else:
+            raise StreamError(f"unknown model kind {exported.kind!r} (expected step or window)")
+        bar.update(len(ends), len(ends))
     scores = (out.astype(np.int16) + 128).astype(np.uint8)
     return ScoreRun(name, exported.kind, np.asarray(times_ms)[ends], scores, every, len(ends),
                     invoke_s, float(scores_t.scale), int(scores_t.zero_point))
@@ -273,9 +284,10 @@ def _outputs_probabilities(model) -> bool:
 
 
 def run_float_step(model, features: np.ndarray, times_ms: np.ndarray, chunk: int = 1024,
-                   name: str = "float_step") -> ScoreRun:
+                   name: str = "float_step", verbose: int = 0) -> ScoreRun:
     """The float Keras model as a step model (``ghost_keras.streaming.step_model``) over the
-    whole stream, its state carried from the first frame to the last (never reset)."""
+    whole stream, its state carried from the first frame to the last (never reset).
+    ``verbose``: a progress line (:mod:`ghost_keras.progress`)."""
     import tensorflow as tf
 
     from ghost_keras.streaming import step_model, zero_states
@@ -297,10 +309,12 @@ def run_float_step(model, features: np.ndarray, times_ms: np.ndarray, chunk: int
     features = np.asarray(features, np.float32)
     logits = []
     t0 = time.perf_counter()
-    for start in range(0, len(features), chunk):
-        out, states = run_chunk(tf.constant(features[start : start + chunk]), *states)
-        logits.append(out.numpy())
-        assert len(states) == num_states
+    with Progress(name, len(features), unit="frames", verbose=verbose) as bar:
+        for start in range(0, len(features), chunk):
+            out, states = run_chunk(tf.constant(features[start : start + chunk]), *states)
+            logits.append(out.numpy())
+            assert len(states) == num_states
+            bar.update(start + len(out))
     seconds = time.perf_counter() - t0
     logits = np.concatenate(logits) if logits else np.zeros((0, step.outputs[0].shape[-1]))
     p = logits if _outputs_probabilities(model) else _softmax(logits)
@@ -310,11 +324,13 @@ def run_float_step(model, features: np.ndarray, times_ms: np.ndarray, chunk: int
 
 def run_float_window(model, features: np.ndarray, times_ms: np.ndarray,
                      every: int = DEFAULT_FLOAT_WINDOW_EVERY, batch: int = 512,
-                     name: str | None = None) -> ScoreRun:
+                     name: str | None = None, verbose: int = 0) -> ScoreRun:
     """The windowed re-run baseline: ``softmax(model(last frames))`` every ``every`` strides
-    (any model; zero-padded before the first full window, as the firmware)."""
+    (any model; zero-padded before the first full window, as the firmware). ``verbose``: a
+    progress line (:mod:`ghost_keras.progress`)."""
     if every < 1:
         raise StreamError(f"every={every} must be >= 1")
+    name = name or f"float_window_every{every}"
     frames = int(model.input_shape[1])
     features = np.asarray(features, np.float32)
     ends = _result_frames(len(features), every)
@@ -324,15 +340,17 @@ def run_float_window(model, features: np.ndarray, times_ms: np.ndarray,
     call = tf.function(lambda x: model(x, training=False))  # eager Keras RNNs are slow
     outs = []
     t0 = time.perf_counter()
-    for start in range(0, len(ends), batch):
-        windows = np.ascontiguousarray(view[ends[start : start + batch]].transpose(0, 2, 1))
-        n = len(windows)
-        if n < batch and start:  # pad the last batch: one traced shape
-            windows = np.concatenate([windows, np.zeros((batch - n, *windows.shape[1:]),
-                                                        np.float32)])
-        outs.append(np.asarray(call(tf.constant(windows)))[:n])
+    with Progress(name, len(ends), unit="windows", verbose=verbose) as bar:
+        for start in range(0, len(ends), batch):
+            windows = np.ascontiguousarray(view[ends[start : start + batch]].transpose(0, 2, 1))
+            n = len(windows)
+            if n < batch and start:  # pad the last batch: one traced shape
+                windows = np.concatenate([windows, np.zeros((batch - n, *windows.shape[1:]),
+                                                            np.float32)])
+            outs.append(np.asarray(call(tf.constant(windows)))[:n])
+            bar.update(start + n)
     seconds = time.perf_counter() - t0
     logits = np.concatenate(outs) if outs else np.zeros((0, model.output_shape[-1]), np.float32)
     p = logits if _outputs_probabilities(model) else _softmax(logits)
-    return ScoreRun(name or f"float_window_every{every}", "window", np.asarray(times_ms)[ends],
+    return ScoreRun(name, "window", np.asarray(times_ms)[ends],
                     probabilities_to_scores(p), every, len(ends), seconds)

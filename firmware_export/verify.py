@@ -29,6 +29,7 @@ from firmware_export.tflm import (
     time_invoke,
 )
 from ghost_keras.features.config import FrontendConfig
+from ghost_keras.progress import Progress
 
 
 @dataclass
@@ -82,7 +83,8 @@ def check_state_quantization(exported: ExportedModel, interpreter: TflmInterpret
 
 def stream_logits(exported: ExportedModel, sequences: np.ndarray,
                   interpreter: TflmInterpreter | None = None,
-                  frontend: FrontendConfig | None = None) -> np.ndarray:
+                  frontend: FrontendConfig | None = None,
+                  progress: Progress | None = None) -> np.ndarray:
     """Runs clips through TFLM as the firmware does; returns dequantized logits.
 
     Args:
@@ -91,6 +93,7 @@ def stream_logits(exported: ExportedModel, sequences: np.ndarray,
         interpreter: Reuse one (its arena is reused; the state is reset per clip here).
         frontend: The front end the features came from: they are quantized as the device
             quantizes its front end's outputs (:class:`FeatureQuantizer`).
+        progress: advanced by one per clip.
 
     Returns:
         ``[N, frames, labels]`` for a step model (the output after every frame), ``[N, labels]``
@@ -108,6 +111,8 @@ def stream_logits(exported: ExportedModel, sequences: np.ndarray,
             interpreter.set_input(exported.frame_input, quantizer.quantize(window[None]))
             interpreter.invoke()
             out.append(dequantize(interpreter.get_output(exported.logits_output), logits_t)[0])
+            if progress is not None:
+                progress.advance()
         return np.stack(out)
     check_state_quantization(exported, interpreter)
     zero_states = [quantize(np.zeros((1, n), np.float32), interpreter.inputs[i])
@@ -123,6 +128,8 @@ def stream_logits(exported: ExportedModel, sequences: np.ndarray,
             interpreter.invoke()
             out[n, t] = dequantize(interpreter.get_output(exported.logits_output), logits_t)[0]
             states = [interpreter.get_output(i) for i in exported.state_outputs]
+        if progress is not None:
+            progress.advance()
     return out
 
 
@@ -144,6 +151,7 @@ def verify_export(
     float_model: keras.Model | None = None,
     qat_model: keras.Model | None = None,
     frontend: FrontendConfig | None = None,
+    verbose: int = 0,
 ) -> VerifyReport:
     """Streams every test clip through TFLM and reports accuracy, agreement and cost.
 
@@ -154,6 +162,7 @@ def verify_export(
         float_model, qat_model: Keras models to measure top-1 agreement with.
         frontend: The front end of the features (quantized as on the device; see
             :func:`stream_logits`).
+        verbose: progress line of the clips on TFLM (:mod:`ghost_keras.progress`).
 
     Raises:
         TflmError: TFLM cannot allocate or run the model (message says why).
@@ -166,7 +175,8 @@ def verify_export(
                          f"{len(labels)} labels.")
     arena = find_smallest_arena(exported.tflite)
     interpreter = TflmInterpreter(exported.tflite, recommended_arena_bytes(arena))
-    logits = stream_logits(exported, features, interpreter, frontend)
+    with Progress("TFLM verification", len(features), unit="clips", verbose=verbose) as bar:
+        logits = stream_logits(exported, features, interpreter, frontend, progress=bar)
     invoke_us = time_invoke(interpreter, repeats=200).median_us
     tflm_pred = clip_predictions(logits)
     float_pred = _keras_predictions(float_model, features)

@@ -6,10 +6,14 @@
     ghost-kws stream-train RUN_DIR --out DIR                     per-frame training on long audio
     ghost-kws export RUN_DIR                                     int8 .tflite + TFLM report
     ghost-kws firmware RUN_DIR --out DIR                         TFLM firmware folder
-    ghost-kws demo                                               all of the above, one command
-    ghost-kws stream AUDIO.wav --run RUN_DIR                     detections on TFLM, with times
+    ghost-kws demo [--arch ghost_gru --size S]                   all of the above, one command
+    ghost-kws stream RUN_DIR --wav W                             detections on TFLM, with times
     ghost-kws stream-eval RUN_DIR --wav W --truth CSV            FRR, FA/h, DET on long audio
     ghost-kws profile [--arch ...]                               params, bytes, MACs
+
+A command that takes a run has it as its first argument. ``--lr`` is always a piecewise-constant
+schedule (one value: a constant rate); ``--verbose`` is 0 quiet, 1 interactive (the progress of
+long steps only on a terminal), 2 for a log (one line per epoch and per step).
 """
 
 from __future__ import annotations
@@ -26,11 +30,18 @@ from typing import Sequence
 ARCH_NAMES = ("ds_cnn", "ghost_gru", "ghost_lstm", "gru", "lstm")
 
 
+#: What ``--lr`` means in every command that has it.
+LR_HELP = "piecewise-constant learning rates, split evenly over the training steps"
+
+
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arch", default="ghost_gru", choices=ARCH_NAMES)
-    parser.add_argument("--size", default="S", choices=["S", "M", "L"])
-    parser.add_argument("--ratio", type=int, default=2, help="ghost ratio (ghost models)")
-    parser.add_argument("--cheap-op", default="dense", choices=["dense", "depthwise"])
+    parser.add_argument("--arch", default="ghost_gru", choices=ARCH_NAMES, help="model family")
+    parser.add_argument("--size", default="S", choices=["S", "M", "L"],
+                        help="Hello Edge size")
+    parser.add_argument("--ratio", type=int, default=2,
+                        help="ghost ratio units / intrinsic units (ghost models)")
+    parser.add_argument("--cheap-op", default="dense", choices=["dense", "depthwise"],
+                        help="how ghost units are made (ghost models)")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -56,7 +67,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                              "clip of DIR: drop one of them.")
         from ghost_keras.evaluation import evaluate_folder
 
-        print(evaluate_folder(args.run_dir, args.data).report())
+        print(evaluate_folder(args.run_dir, args.data, verbose=args.verbose).report())
         return 0
     from ghost_keras.training import evaluate
 
@@ -67,7 +78,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from firmware_export.pipeline import export_run
 
-    report = export_run(args.run_dir, out=args.out, calibration_clips=args.calibration_clips)
+    report = export_run(args.run_dir, out=args.out, calibration_clips=args.calibration_clips,
+                        verbose=args.verbose)
     print(report.summary())
     return 0
 
@@ -82,7 +94,7 @@ def _cmd_firmware(args: argparse.Namespace) -> int:
 
     folder = write_run_firmware(args.run_dir, args.out, array_name=args.array_name,
                                 recognizer=_recognizer_settings(args), tflm_tree=args.tflm_tree,
-                                table_kernels=not args.tflm_activations)
+                                table_kernels=not args.tflm_activations, verbose=args.verbose)
     arena = folder.settings.arena
     tables = f" + {arena.table_bytes:,} B of tables" if arena.table_bytes else ""
     print(f"firmware folder {folder.path} (tensor arena {arena.arena_bytes:,} B, from the "
@@ -96,8 +108,8 @@ def _cmd_firmware(args: argparse.Namespace) -> int:
 def _cmd_qat(args: argparse.Namespace) -> int:
     from ghost_keras.quantization import qat_model_path, qat_run
 
-    given = {name: value for name, value in (("epochs", args.epochs), ("learning_rate", args.lr))
-             if value is not None}
+    given = {name: getattr(args, name) for name in ("epochs", "learning_rate")
+             if getattr(args, name) is not None}
     accuracy = qat_run(args.run_dir, verbose=args.verbose, **given)
     print(f"QAT model: test accuracy {accuracy:.2%} -> {qat_model_path(args.run_dir)}")
     return 0
@@ -123,7 +135,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in ("epochs", "qat_epochs")
              if getattr(args, name) is not None}
     result = run_demo(args.out, data_dirs=args.data, split_dirs=args.split_data,
-                      arch=args.arch, seed=args.seed, verbose=args.verbose, **given)
+                      arch=args.arch, size=args.size, ratio=args.ratio, cheap_op=args.cheap_op,
+                      seed=args.seed, verbose=args.verbose, **given)
     print(result.summary)
     print(f"wall time {result.seconds / 60:.1f} min")
     return 0
@@ -132,7 +145,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_stream(args: argparse.Namespace) -> int:
     from firmware_export.stream import detect_in_wav
 
-    detect_in_wav(args.run, args.audio, settings=_recognizer_settings(args), every=args.every)
+    detect_in_wav(args.run_dir, args.wav, settings=_recognizer_settings(args), every=args.every,
+                  progress=args.verbose)
     return 0
 
 
@@ -145,8 +159,9 @@ def _cmd_stream_eval(args: argparse.Namespace) -> int:
         float_step=not args.no_float_step,
         float_window_every=None if args.no_float_window else args.float_window_every,
         settings=settings, parts=args.parts,
-        out_dir=args.out or str(Path(args.run_dir) / "stream_eval"))
+        out_dir=args.out or str(Path(args.run_dir) / "stream_eval"), verbose=args.verbose)
     print_table(result)
+    print(f"wrote {', '.join(result[key] for key in ('json', 'det_png') if key in result)}")
     return 0
 
 
@@ -160,81 +175,115 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every default in ``--help`` as "(default: X)". An option whose default belongs to the
+    function it feeds is None here, so that parsing needs no TensorFlow, and its help states
+    that default itself (a test keeps the two equal)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
+
+
+#: What the levels of ``--verbose`` do, per kind of command.
+STEPS_VERBOSE = ("0 quiet; progress lines of the long steps (synthesis, TFLM, stream runs): 1 "
+                 "on a terminal, 2 always")
+KERAS_VERBOSE = f"{STEPS_VERBOSE}; Keras: 1 a progress bar, 2 one line per epoch"
+
+
+def _add_verbose(parser: argparse.ArgumentParser, default: int,
+                 levels: str = STEPS_VERBOSE) -> None:
+    """``--verbose`` of every command, on one scale: 0 quiet, 1 interactive, 2 for a log."""
+    parser.add_argument("--verbose", type=int, default=default, choices=[0, 1, 2], help=levels)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ghost-kws", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train a KWS model into a run folder")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, formatter_class=_HelpFormatter)
+
+    p = command("train", "train a KWS model into a run folder")
     _add_model_args(p)
     p.add_argument("--data", nargs="*", help="Speech Commands folder(s); default: synthetic set")
-    p.add_argument("--frontend", default="microfrontend", choices=["microfrontend", "cmsis_mfcc"])
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--frontend", default="microfrontend", choices=["microfrontend", "cmsis_mfcc"],
+                   help="feature front end")
+    p.add_argument("--epochs", type=int, default=20, help="training epochs")
+    p.add_argument("--batch-size", type=int, default=100, help="clips per batch")
     p.add_argument("--lr", type=float, nargs="+", default=[5e-4, 1e-4, 2e-5],
-                   help="piecewise-constant learning rates, split evenly over the epochs")
-    p.add_argument("--seed", type=int, default=0)
+                   help=LR_HELP)
+    p.add_argument("--seed", type=int, default=0, help="seed of data, augmentation and weights")
     p.add_argument("--out", default="runs/latest", help="run folder")
     p.add_argument("--synthetic-clips", type=int, default=100,
                    help="clips per word of the synthetic set (no --data)")
     p.add_argument("--split-data", nargs="*",
                    help="folder(s) to split by speaker into train/validation/test")
     p.add_argument("--speaker-split", type=float, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
-                   default=[0.8, 0.1, 0.1], help="fractions for --split-data (default 0.8 0.1 0.1)")
-    p.add_argument("--strategy", default="auto", choices=["auto", "default", "mirrored"])
-    p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+                   default=[0.8, 0.1, 0.1], help="fractions for --split-data")
+    p.add_argument("--strategy", default="auto", choices=["auto", "default", "mirrored"],
+                   help="tf.distribute strategy")
+    _add_verbose(p, 1, KERAS_VERBOSE)
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("evaluate", help="accuracy of a run on a split of its data, or on every "
-                       "clip of other folders (float, QAT and int8 TFLM models)")
+    p = command("evaluate", "accuracy of a run on a split of its data, or on every clip of "
+                "other folders (float, QAT and int8 TFLM models)")
     p.add_argument("run_dir")
     p.add_argument("--data", nargs="+", metavar="DIR",
                    help="score every clip of these folders (full or prepared layout) instead")
     p.add_argument("--split", choices=["train", "validation", "test"],
-                   help="split of the run's own data (default test)")
+                   help="split of the run's own data (default: test)")
+    _add_verbose(p, 1)
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("export", help="int8 TFLite Micro model of a run, verified on TFLM")
+    p = command("export", "int8 TFLite Micro model of a run, verified on TFLM")
     p.add_argument("run_dir")
     p.add_argument("--out", help="output folder (default: RUN_DIR/export)")
-    p.add_argument("--calibration-clips", type=int, default=200)
+    p.add_argument("--calibration-clips", type=int, default=200,
+                   help="training clips that calibrate post-training quantization (no QAT)")
+    _add_verbose(p, 1)
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("qat", help="quantization-aware fine-tuning of a run (-> RUN_DIR/qat)")
+    p = command("qat", "quantization-aware fine-tuning of a run (-> RUN_DIR/qat)")
     p.add_argument("run_dir")
-    # Defaults (None here) are qat_run's: importing them would import TensorFlow.
-    p.add_argument("--epochs", type=int, help="default 2")
-    p.add_argument("--lr", type=float, help="default 1e-05")
-    p.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
+    p.add_argument("--epochs", type=int, help="fine-tuning epochs (default: 2)")
+    p.add_argument("--learning-rate", type=float,
+                   help="one constant Adam rate, not a schedule as train's --lr (default: 1e-05)")
+    _add_verbose(p, 2, KERAS_VERBOSE)
     p.set_defaults(func=_cmd_qat)
 
-    p = sub.add_parser("stream-train", help="fine-tune a recurrent run per frame on long "
-                       "training audio, to be read at every frame (-> a new run folder)")
+    p = command("stream-train", "fine-tune a recurrent run per frame on long training audio, "
+                "to be read at every frame (-> a new run folder)")
     p.add_argument("run_dir", help="a clip-trained recurrent run (kept unchanged)")
     p.add_argument("--out", required=True, help="the new run folder")
-    # Defaults (None here) are StreamTrainConfig's.
-    p.add_argument("--epochs", type=int, help="default 12")
-    p.add_argument("--minutes-per-epoch", type=float, help="new training audio per epoch "
-                   "(default 120)")
-    p.add_argument("--chunk-frames", type=int, help="frames per training sequence (750)")
-    p.add_argument("--batch-size", type=int, help="sequences per batch (8)")
-    p.add_argument("--lr", dest="learning_rates", type=float, nargs="+",
-                   help="piecewise-constant Adam rates (1e-3 3e-4 1e-4)")
-    p.add_argument("--snr-db", type=float, nargs=2, help="SNR range per segment (5 25)")
-    p.add_argument("--gap-s", type=float, nargs=2, help="seconds between items (0.3 2)")
+    p.add_argument("--epochs", type=int,
+                   help="fine-tuning epochs, each on newly generated audio (default: 12)")
+    p.add_argument("--minutes-per-epoch", type=float,
+                   help="new training audio per epoch (default: 120)")
+    p.add_argument("--chunk-frames", type=int,
+                   help="frames per training sequence (default: 750)")
+    p.add_argument("--batch-size", type=int, help="sequences per batch (default: 8)")
+    p.add_argument("--lr", dest="learning_rates", type=float, nargs="+", metavar="LR",
+                   help=f"{LR_HELP} (default: 1e-3 3e-4 1e-4)")
+    p.add_argument("--snr-db", type=float, nargs=2,
+                   help="SNR range per segment (default: 5 25)")
+    p.add_argument("--gap-s", type=float, nargs=2,
+                   help="seconds between items (default: 0.3 2)")
     p.add_argument("--hold-ms", type=int,
-                   help="frames up to this long after a word's end get its label (1000)")
-    p.add_argument("--lead-ms", type=int, help="... and from this long before it (100)")
-    p.add_argument("--seed", type=int, help="default 0")
-    p.add_argument("--verbose", type=int, default=1, choices=[0, 1])
+                   help="frames up to this long after a word's end get its label (default: 1000)")
+    p.add_argument("--lead-ms", type=int, help="... and from this long before it (default: 100)")
+    p.add_argument("--seed", type=int, help="seed of the audio, chunks and order (default: 0)")
+    _add_verbose(p, 1, "0 quiet; 1 and 2 one line per epoch")
     p.set_defaults(func=_cmd_stream_train)
 
-    p = sub.add_parser("firmware", help="TFLM firmware folder of a run (exports it if needed)")
+    p = command("firmware", "TFLM firmware folder of a run (exports it if needed)")
     p.add_argument("run_dir")
     p.add_argument("--out", required=True, help="firmware folder to write")
     p.add_argument("--array-name", default="g_kws_model", help="C name of the model array")
     p.add_argument("--probability", type=float,
-                   help="the recognizer's detection threshold (default 0.8); pick the operating "
+                   help="the recognizer's detection threshold (default: 0.8); pick the operating "
                         "point from `ghost-kws stream-eval`'s DET curve")
     p.add_argument("--tflm-tree", help="a Cortex-M4 TFLM tree (create_tflm_tree.py output): "
                    "size the arena by running the model on a Cortex-M4 under QEMU (needs "
@@ -243,46 +292,57 @@ def build_parser() -> argparse.ArgumentParser:
                    help="register TFLM's own int8 LOGISTIC/TANH kernels instead of the folder's "
                         "256-entry tables (same bytes; 256 B less arena per op, 170-380 more "
                         "Cortex-M4 instructions per element)")
+    _add_verbose(p, 1)
     p.set_defaults(func=_cmd_firmware)
 
-    p = sub.add_parser("demo", help="the whole chain: data, train, QAT, int8 export on TFLM, "
-                                    "firmware folder")
+    p = command("demo", "the whole chain: data, train, QAT, int8 export on TFLM, firmware "
+                "folder")
+    _add_model_args(p)
     p.add_argument("--data", nargs="*", help="Speech Commands folder(s); default: synthetic set")
     p.add_argument("--split-data", nargs="*", help="folder(s) to split by speaker")
-    p.add_argument("--arch", default="ghost_gru", choices=ARCH_NAMES)
-    # Defaults (None here) are run_demo's.
-    p.add_argument("--epochs", type=int, help="default 40")
-    p.add_argument("--qat-epochs", type=int, help="default 4")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="runs/demo")
-    p.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
+    p.add_argument("--epochs", type=int, help="training epochs (default: 40)")
+    p.add_argument("--qat-epochs", type=int,
+                   help="QAT epochs, 0 for post-training quantization (default: 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of everything")
+    p.add_argument("--out", default="runs/demo", help="run folder (firmware in OUT/firmware)")
+    _add_verbose(p, 2, KERAS_VERBOSE)
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("stream", help="detections of a run's int8 model (TFLM) in a WAV")
-    p.add_argument("audio", help="mono 16-bit WAV at the front end's sample rate")
-    p.add_argument("--run", required=True, help="an exported run folder")
-    p.add_argument("--probability", type=float, help="detection threshold (default 0.8)")
+    p = command("stream", "detections of a run's int8 model (TFLM) in a WAV, with times")
+    p.add_argument("run_dir", help="an exported run folder")
+    p.add_argument("--wav", required=True, help="mono 16-bit WAV at the front end's sample rate")
+    p.add_argument("--probability", type=float, help="detection threshold (default: 0.8)")
     p.add_argument("--every", type=int, default=1, help="window models: frames between runs")
+    _add_verbose(p, 1)
     p.set_defaults(func=_cmd_stream)
 
-    p = sub.add_parser("stream-eval", help="FRR, FA/h and DET curve of a run on a long WAV")
-    p.add_argument("run_dir")
-    p.add_argument("--wav", required=True)
+    p = command("stream-eval", "FRR, FA/h and DET curve of a run on a long WAV")
+    p.add_argument("run_dir", help="an exported run folder")
+    p.add_argument("--wav", required=True, help="the long WAV")
     p.add_argument("--truth", required=True, help="CSV with header label,start,end (seconds)")
-    p.add_argument("--tolerance-ms", type=int, default=1000)
-    p.add_argument("--every", type=int, default=1)
-    p.add_argument("--float-window-every", type=int, default=5)
-    p.add_argument("--no-float-window", action="store_true")
-    p.add_argument("--no-float-step", action="store_true")
-    p.add_argument("--probability", type=float)
+    p.add_argument("--tolerance-ms", type=int, default=1000,
+                   help="a detection may come this long after a keyword's end")
+    p.add_argument("--every", type=int, default=1, help="window models: frames between runs")
+    p.add_argument("--float-window-every", type=int, default=5,
+                   help="strides between runs of the float windowed baseline")
+    p.add_argument("--no-float-window", action="store_true",
+                   help="skip the float windowed baseline")
+    p.add_argument("--no-float-step", action="store_true", help="skip the float step model")
+    p.add_argument("--probability", type=float, help="detection threshold (default: 0.8)")
     p.add_argument("--parts", type=int, default=2, help="parts of the stream compared (drift)")
-    p.add_argument("--out", help="folder for stream_eval.json and det.png")
+    p.add_argument("--out", help="folder for stream_eval.json and det.png "
+                   "(default: RUN_DIR/stream_eval)")
+    _add_verbose(p, 1)
     p.set_defaults(func=_cmd_stream_eval)
 
-    p = sub.add_parser("profile", help="params, int8 bytes, MACs and state of a model")
+    p = command("profile", "params, int8 bytes, MACs and state of a model")
     _add_model_args(p)
-    p.add_argument("--input-shape", type=int, nargs=2, default=(49, 40))
-    p.add_argument("--labels", type=int, default=12)
+    p.add_argument("--input-shape", type=int, nargs=2, default=(49, 40),
+                   metavar=("FRAMES", "FEATURES"),
+                   help="features per decision window (49 x 40: the microfrontend)")
+    p.add_argument("--labels", type=int, default=12, help="output classes")
+    _add_verbose(p, 1, "the same table at every level (no long step to report; the option is "
+                 "there as on every command)")
     p.set_defaults(func=_cmd_profile)
     return parser
 

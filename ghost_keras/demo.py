@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ghost_keras.models import DEFAULT_RATIO
 from ghost_keras.training import TrainConfig, train
 
 #: Small settings that finish in a few minutes on 2 CPU cores. A higher learning rate than
@@ -40,6 +41,9 @@ def run_demo(
     data_dirs: list[str] | None = None,
     split_dirs: list[str] | None = None,
     arch: str = "ghost_gru",
+    size: str = "S",
+    ratio: int = DEFAULT_RATIO,
+    cheap_op: str = "dense",
     epochs: int = DEMO_EPOCHS,
     qat_epochs: int = DEMO_QAT_EPOCHS,
     seed: int = 0,
@@ -51,18 +55,22 @@ def run_demo(
         out_dir: Run folder; the firmware goes to ``<out_dir>/firmware``.
         data_dirs: Speech Commands folders (default: the synthetic set).
         split_dirs: Folders to split by speaker (see :class:`TrainConfig`).
-        arch: Model family (``ghost_gru`` by default), size S.
+        arch: Model family (``ghost_gru`` by default).
+        size: ``S``, ``M`` or ``L`` (Hello Edge sizes).
+        ratio, cheap_op: Ghost ratio and cheap operation (ghost models).
         epochs: Float training epochs.
         qat_epochs: Quantization-aware fine-tuning epochs (0: post-training quantization).
         seed: Seed of everything.
-        verbose: Keras progress output (0, 1 or 2).
+        verbose: Keras progress output (0, 1 or 2), and the progress lines of the other long
+            steps (:mod:`ghost_keras.progress`).
     """
     from firmware_export.pipeline import export_run, write_run_firmware
     from ghost_keras.quantization import qat_run
 
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    config = TrainConfig(arch=arch, data_dirs=list(data_dirs or []),
+    config = TrainConfig(arch=arch, size=size, ratio=ratio, cheap_op=cheap_op,
+                         data_dirs=list(data_dirs or []),
                          split_dirs=list(split_dirs or []), epochs=epochs,
                          learning_rates=list(DEMO_LEARNING_RATES), seed=seed,
                          out_dir=str(out_dir))
@@ -70,16 +78,16 @@ def run_demo(
     qat_accuracy = None
     if qat_epochs > 0:
         qat_accuracy = qat_run(out_dir, epochs=qat_epochs, verbose=verbose)
-    export = export_run(out_dir)
+    export = export_run(out_dir, verbose=verbose)
     firmware_dir = out_dir / "firmware"
-    write_run_firmware(out_dir, firmware_dir)
+    write_run_firmware(out_dir, firmware_dir, verbose=verbose)
     report = export.report
     profile = result.profile
     source = "synthetic speech (eSpeak NG)" if not (data_dirs or split_dirs) else "Speech Commands"
     qat_text = "-" if qat_accuracy is None else f"{qat_accuracy:.1%}"
     agreement = report.agreement_qat if report.agreement_qat is not None else report.agreement_float
     summary = "\n".join([
-        f"{arch}-S on {source}, {report.clips} test clips",
+        f"{arch}-{config.size} on {source}, {report.clips} test clips",
         f"float test accuracy {result.test_accuracy:.1%} | QAT {qat_text} | int8 on TFLM "
         f"{report.accuracy:.1%} (top-1 agreement with the {export.source} model {agreement:.1%})",
         f"model {report.model_bytes:,} B flash | TFLM arena {report.arena_bytes:,} B "

@@ -26,6 +26,7 @@ import numpy as np
 from ghost_keras import data as kws_data
 from ghost_keras.features import FrontendConfig, make_frontend
 from ghost_keras.plots import confusion_matrix
+from ghost_keras.progress import Progress
 
 #: The name of the int8 model in reports (it runs on TFLM, as on the device).
 INT8 = "int8 TFLM"
@@ -151,9 +152,9 @@ def _top1(outputs: np.ndarray) -> np.ndarray:
 
 
 def run_predictions(run_dir: Path, model: Any, run_config: dict[str, Any],
-                    x: np.ndarray) -> dict[str, np.ndarray]:
+                    x: np.ndarray, verbose: int = 0) -> dict[str, np.ndarray]:
     """Top-1 label ids of the run's float ``model``, its QAT model (if made) and its int8 model
-    on TFLM (if exported)."""
+    on TFLM (if exported; ``verbose``: its progress line, :mod:`ghost_keras.progress`)."""
     from ghost_keras.quantization import load_qat_model, qat_model_path
 
     predictions = {"float": _top1(model.predict(x, batch_size=256, verbose=0))}
@@ -166,12 +167,15 @@ def run_predictions(run_dir: Path, model: Any, run_config: dict[str, Any],
 
         exported = load_export(run_dir).exported
         frontend = FrontendConfig.from_dict(run_config["frontend"])
-        predictions[INT8] = _top1(stream_logits(exported, x, frontend=frontend))
+        with Progress("int8 on TFLM", len(x), unit="clips", verbose=verbose) as bar:
+            predictions[INT8] = _top1(stream_logits(exported, x, frontend=frontend, progress=bar))
     return predictions
 
 
-def evaluate_folder(run_dir: str | Path, data_dirs: Sequence[str | Path]) -> FolderEvaluation:
-    """Scores every clip of ``data_dirs`` with each model of the run (see the module doc)."""
+def evaluate_folder(run_dir: str | Path, data_dirs: Sequence[str | Path],
+                    verbose: int = 0) -> FolderEvaluation:
+    """Scores every clip of ``data_dirs`` with each model of the run (see the module doc;
+    ``verbose``: see :func:`run_predictions`)."""
     from ghost_keras.training import load_run
 
     run_dir = Path(run_dir)
@@ -179,4 +183,4 @@ def evaluate_folder(run_dir: str | Path, data_dirs: Sequence[str | Path]) -> Fol
     index = folder_index(data_dirs, run_config)
     x, y = folder_features(index, run_dir, run_config)
     return FolderEvaluation(run_dir, [Path(d) for d in data_dirs], list(run_config["labels"]),
-                            y, run_predictions(run_dir, model, run_config, x))
+                            y, run_predictions(run_dir, model, run_config, x, verbose))

@@ -106,7 +106,9 @@ def build_model(
         input_shape: ``(frames, features)`` of one decision window, e.g. ``(49, 40)`` for
             the microfrontend or ``(49, 10)`` for 10 MFCC.
         num_labels: Number of output classes (12 for the standard task).
-        ratio: Ghost ratio of ``ghost_gru`` / ``ghost_lstm`` (ignored by the others).
+        ratio: Ghost ratio of ``ghost_gru`` / ``ghost_lstm`` (ignored by the others): an
+            integer; the intrinsic width is ``units // ratio``, rounded down (see
+            :func:`ghost_keras.layers.cheap_ops.intrinsic_units`).
         cheap_op: Cheap operation of the ghost models (``"dense"`` or ``"depthwise"``).
         per_frame: Recurrent models only: logits at every frame (``[batch, frames, labels]``),
             for models trained to be read at every step of a stream.

@@ -21,12 +21,14 @@ def save_figure(fig: plt.Figure, path: str | Path) -> Path:
 
 
 def plot_history(history: dict[str, Sequence[float]], path: str | Path, title: str = "") -> Path:
-    """Loss and accuracy per epoch, training and validation."""
+    """Loss and accuracy per epoch, training and validation (markers on the points, so a
+    one-epoch run shows its single point, which a line alone would not draw)."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         for key, style in ((metric, "-"), (f"val_{metric}", "--")):
             if key in history:
-                ax.plot(np.arange(1, len(history[key]) + 1), history[key], style, label=key)
+                ax.plot(np.arange(1, len(history[key]) + 1), history[key], style, marker="o",
+                        markersize=3, label=key)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)

@@ -9,6 +9,9 @@ A run folder holds everything later stages need (export, firmware, evaluation):
     learning_curves.png  loss and accuracy per epoch
     confusion_matrix.png on the test split
 
+and, made from its model by later commands, the folders of :data:`DERIVED_DIRS`, which a new
+training into the folder removes.
+
 Example:
 
 >>> from ghost_keras.training import TrainConfig, train
@@ -36,12 +39,17 @@ from ghost_keras.layers import GhostGRU, GhostLSTM  # noqa: F401  (registers the
 from ghost_keras.models import ARCHITECTURES, build_model
 from ghost_keras.profile import ModelProfile, profile_model
 from ghost_keras.plots import plot_confusion, plot_history
+from ghost_keras.progress import Progress
 # learning_rate_schedule is also imported from here (stream_training).
 from ghost_keras.recipe import SCHEDULES, learning_rate_schedule, make_loss, make_optimizer
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
 BEST_FILE = ".best.keras"  # the best model so far, while training
+#: Sub-folders that later commands derive from a run's model (``ghost-kws qat``, ``export``,
+#: ``firmware``/``demo``, ``stream-eval``, ``ghost_keras.redundancy.analyse_run``): retraining
+#: removes them, since results of the earlier model would silently outlive it.
+DERIVED_DIRS = ("qat", "export", "firmware", "stream_eval", "redundancy")
 
 
 @dataclass
@@ -156,14 +164,16 @@ def frontend_config(name: str) -> FrontendConfig:
     return presets[name]()
 
 
-def load_index(config: TrainConfig) -> kws_data.SpeechCommandsIndex:
-    """Indexes the configured data, or makes (once) and indexes the synthetic set."""
+def load_index(config: TrainConfig, verbose: int = 0) -> kws_data.SpeechCommandsIndex:
+    """Indexes the configured data, or makes (once) and indexes the synthetic set
+    (``verbose``: its progress line, :mod:`ghost_keras.progress`)."""
     dirs = list(config.data_dirs)
     if not dirs and not config.split_dirs:
         from ghost_keras.data.synthetic import ensure_dataset
 
-        dirs = [str(ensure_dataset(clips_per_word=config.synthetic_clips_per_word,
-                                   seed=config.seed))]
+        with Progress("speech synthesis (eSpeak NG)", unit="clips", verbose=verbose) as bar:
+            dirs = [str(ensure_dataset(clips_per_word=config.synthetic_clips_per_word,
+                                       seed=config.seed, progress=bar.update))]
     several = len(dirs) + len(config.split_dirs) > 1
     indexes = [kws_data.scan(d, config.keywords, allow_missing_keywords=several) for d in dirs]
     for d in config.split_dirs:
@@ -235,7 +245,7 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
 def _train_into(run_dir: Path, config: TrainConfig, verbose: int) -> RunResult:
     keras.utils.set_random_seed(config.seed)
     frontend = make_frontend(frontend_config(config.frontend))
-    index = load_index(config)
+    index = load_index(config, verbose)
     cache = config.cache_dir or str(run_dir.parent / ".cache" / "features")
     datasets = kws_data.make_datasets(index, frontend, config.batch_size, seed=config.seed,
                                       cache_dir=cache, spec_augment=config.spec_augment(),
@@ -262,8 +272,7 @@ def _train_into(run_dir: Path, config: TrainConfig, verbose: int) -> RunResult:
         ],
     ).history
     model = keras.models.load_model(best)
-    # Products of an earlier model in this folder would silently outlive the new one.
-    for stale in ("qat", "export", "firmware"):
+    for stale in DERIVED_DIRS:
         shutil.rmtree(run_dir / stale, ignore_errors=True)
     atomic_write_json(run_dir / CONFIG_FILE, {
         "train": config.to_dict(), "frontend": frontend.config.to_dict(), "labels": labels,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,25 +46,115 @@ def test_arch_names_are_the_models():
     assert sorted(cli.ARCH_NAMES) == sorted(ARCHITECTURES)
 
 
-def _help_default(subcommand: str, dest: str) -> float:
-    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
-    action = next(a for a in sub.choices[subcommand]._actions if a.dest == dest)
-    return float(action.help.removeprefix("default "))
+def _commands() -> dict[str, "argparse.ArgumentParser"]:
+    return next(a for a in cli.build_parser()._actions if a.dest == "command").choices
+
+
+def _help_default(subcommand: str, dest: str) -> list[float]:
+    """The numbers of the "(default: ...)" an option's help states itself."""
+    action = next(a for a in _commands()[subcommand]._actions if a.dest == dest)
+    return [float(v) for v in re.search(r"\(default: ([^)]*)\)", action.help).group(1).split()]
+
+
+def _stream_train_default(name: str):
+    from ghost_keras.stream_training import StreamTrainConfig
+
+    return getattr(StreamTrainConfig(), name)
 
 
 @pytest.mark.parametrize("subcommand, dest, function, parameter", [
     ("qat", "epochs", "ghost_keras.quantization.run:qat_run", "epochs"),
-    ("qat", "lr", "ghost_keras.quantization.run:qat_run", "learning_rate"),
+    ("qat", "learning_rate", "ghost_keras.quantization.run:qat_run", "learning_rate"),
     ("demo", "epochs", "ghost_keras.demo:run_demo", "epochs"),
     ("demo", "qat_epochs", "ghost_keras.demo:run_demo", "qat_epochs"),
+    *[("stream-train", name, None, name) for name in (
+        "epochs", "minutes_per_epoch", "chunk_frames", "batch_size", "learning_rates", "snr_db",
+        "gap_s", "hold_ms", "lead_ms", "seed")],
 ])
 def test_stated_defaults_are_the_functions(subcommand, dest, function, parameter):
     import importlib
 
-    module, name = function.split(":")
-    default = inspect.signature(getattr(importlib.import_module(module), name)) \
-        .parameters[parameter].default
-    assert _help_default(subcommand, dest) == default
+    if function is None:
+        default = _stream_train_default(parameter)
+    else:
+        module, name = function.split(":")
+        default = inspect.signature(getattr(importlib.import_module(module), name)) \
+            .parameters[parameter].default
+    assert _help_default(subcommand, dest) == (list(default) if isinstance(default, list)
+                                               else [default])
+
+
+def test_every_default_is_shown_in_help():
+    absent_is_none = {("train", "split_data"), ("demo", "split_data"), ("evaluate", "data")}
+    for name, command in _commands().items():
+        text = " ".join(command.format_help().split())
+        for action in command._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._StoreTrueAction)):
+                continue
+            if action.default is not None:
+                assert f"(default: {action.default})" in text, (name, action.dest)
+            elif not action.required and (name, action.dest) not in absent_is_none:
+                # None: the called function's default, stated in the help itself.
+                assert "default" in action.help, (name, action.dest)
+
+
+def test_the_run_is_the_first_argument_of_every_command_that_takes_one():
+    takes_a_run = {"evaluate", "qat", "stream-train", "export", "firmware", "stream",
+                   "stream-eval"}
+    for name, command in _commands().items():
+        positionals = [a.dest for a in command._actions if not a.option_strings]
+        assert positionals == (["run_dir"] if name in takes_a_run else []), name
+        assert "--run" not in command._option_string_actions, name
+
+
+def test_lr_is_one_thing_everywhere():
+    for name, command in _commands().items():
+        action = command._option_string_actions.get("--lr")
+        if action is not None:  # a piecewise-constant schedule: one or more rates
+            assert action.nargs == "+" and action.help.startswith(cli.LR_HELP), name
+    assert "--lr" not in _commands()["qat"]._option_string_actions
+    assert _commands()["qat"]._option_string_actions["--learning-rate"].nargs is None
+
+
+def test_every_command_has_verbose():
+    for name, command in _commands().items():
+        assert command._option_string_actions["--verbose"].choices == [0, 1, 2], name
+
+
+def test_help_mistyped_command_and_bad_arguments_answer_at_once():
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for argv in (["--help"], ["trian"], ["stream", "run"], ["demo", "--arch", "resnet"],
+                 ["stream-eval", "--help"]):
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "ghost_keras.cli", *argv],
+                              capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+        assert done.returncode in (0, 2), done.stderr
+        assert time.perf_counter() - start < 2.0, argv
+    assert "the following arguments are required: --wav" in subprocess.run(
+        [sys.executable, "-m", "ghost_keras.cli", "stream", "run"], capture_output=True,
+        text=True, env=env, cwd=ROOT, timeout=60).stderr
+
+
+def test_demo_takes_the_model_options(monkeypatch):
+    import types
+
+    import ghost_keras.demo
+
+    seen = {}
+    parameters = inspect.signature(ghost_keras.demo.run_demo).parameters
+
+    def fake_demo(out, **kwargs):
+        seen.update(kwargs)
+        return types.SimpleNamespace(summary="", seconds=0.0)
+
+    monkeypatch.setattr(ghost_keras.demo, "run_demo", fake_demo)
+    assert cli.main(["demo", "--arch", "ghost_lstm", "--size", "M", "--ratio", "4",
+                     "--verbose", "0"]) == 0
+    assert {k: seen[k] for k in ("arch", "size", "ratio", "cheap_op", "verbose")} == {
+        "arch": "ghost_lstm", "size": "M", "ratio": 4, "cheap_op": "dense", "verbose": 0}
+    assert set(seen) <= set(parameters)
 
 
 @pytest.mark.parametrize("probability, expected", [
@@ -70,7 +162,7 @@ def test_stated_defaults_are_the_functions(subcommand, dest, function, parameter
     ("0.5", {"detection_probability": 0.5}),
     (None, None),
 ])
-def test_probability_zero_is_honoured(monkeypatch, tmp_path, probability, expected):
+def test_probability_zero_is_honoured(monkeypatch, tmp_path, capsys, probability, expected):
     import types
 
     import firmware_export.pipeline
@@ -78,26 +170,29 @@ def test_probability_zero_is_honoured(monkeypatch, tmp_path, probability, expect
 
     seen = {}
 
-    def fake_firmware(run_dir, out, array_name, recognizer, tflm_tree, table_kernels):
+    def fake_firmware(run_dir, out, array_name, recognizer, tflm_tree, table_kernels, verbose):
         assert table_kernels
         seen["firmware"] = recognizer
         arena = types.SimpleNamespace(arena_bytes=4096, measured_on="host", measured_bytes=3712,
                                       margin=0.1, table_bytes=0)
         return types.SimpleNamespace(path=out, files=[], settings=types.SimpleNamespace(arena=arena))
 
-    def fake_stream_eval(*args, settings, **kwargs):
+    def fake_stream_eval(*args, settings, out_dir, **kwargs):
         seen["stream-eval"] = settings
+        return {"json": f"{out_dir}/stream_eval.json"}
 
     monkeypatch.setattr(firmware_export.pipeline, "write_run_firmware", fake_firmware)
     monkeypatch.setattr(firmware_export.stream, "detect_in_wav",
-                        lambda run, audio, settings, every: seen.update(stream=settings))
+                        lambda run, audio, settings, every, progress: seen.update(stream=settings))
     monkeypatch.setattr(firmware_export.stream, "stream_eval", fake_stream_eval)
     monkeypatch.setattr(firmware_export.stream, "print_table", lambda result: None)
     given = [] if probability is None else ["--probability", probability]
     assert cli.main(["firmware", "run", "--out", str(tmp_path / "fw"), *given]) == 0
-    assert cli.main(["stream", "a.wav", "--run", "run", *given]) == 0
+    assert cli.main(["stream", "run", "--wav", "a.wav", *given]) == 0
+    capsys.readouterr()
     assert cli.main(["stream-eval", "run", "--wav", "a.wav", "--truth", "t.csv", *given]) == 0
     assert seen == {"firmware": expected, "stream": expected, "stream-eval": expected}
+    assert capsys.readouterr().out == f"wrote {Path('run') / 'stream_eval'}/stream_eval.json\n"
 
 
 def _tiny_run(run: Path) -> Path:

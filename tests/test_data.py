@@ -144,6 +144,20 @@ def test_fit_length_pads_and_trims_at_the_end():
     assert fit_length(a, 5).dtype == np.int16
 
 
+def test_one_to_int16_for_the_data_and_the_front_ends():
+    import ghost_keras.features
+    from ghost_keras import data
+
+    assert data.to_int16 is ghost_keras.features.to_int16
+    loud = np.array([0.5, -2.0, 1.5, 1 / 32768], np.float32)
+    # A mix the package made saturates; audio handed to a front end must already be in range.
+    np.testing.assert_array_equal(data.to_int16(loud, saturate=True), [16384, -32768, 32767, 1])
+    with pytest.raises(ValueError, match=r"must lie in \[-1, 1\].*its peak is 2"):
+        data.to_int16(loud)
+    with pytest.raises(ValueError, match="NaN"):
+        data.to_int16(np.array([np.nan], np.float32), saturate=True)
+
+
 @pytest.mark.parametrize(
     "kind, expected",
     [

@@ -104,3 +104,39 @@ def test_profile_module_prints_no_tensorflow_start_up_lines(tmp_path):
     assert "GhostGRU r2-S" in done.stdout
     assert not [line for line in done.stderr.splitlines()
                 if any(noise in line for noise in NOISE)], done.stderr
+
+
+def _readme_size_table() -> tuple[str, dict[str, list[str]]]:
+    """The README's model-size table: its text and its rows by model name."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Model sizes", 1)[1]
+    table = section.split("```\n", 2)[1].rstrip("\n")
+    rows = {cells[0]: cells[1:5] for cells in
+            ([c.strip() for c in line.split("|")] for line in table.splitlines()[2:])}
+    return table, rows
+
+
+def test_readme_size_table_is_what_the_profiler_prints():
+    from ghost_keras.profile import compare_sizes
+
+    assert _readme_size_table()[0] == compare_sizes()
+
+
+def test_readme_profile_command_reproduces_its_table_row(capsys):
+    import re
+    import shlex
+    from pathlib import Path
+
+    from ghost_keras import cli
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    command = shlex.split(re.search(r"`(ghost-kws profile [^`]*)`", readme).group(1))
+    assert cli.main(command[1:]) == 0
+    total = next(line for line in capsys.readouterr().out.splitlines()
+                 if line.startswith("Total"))
+    params, int8_bytes, macs_frame, macs_decision = [c.strip() for c in total.split("|")][2:6]
+    args = cli.build_parser().parse_args(command[1:])
+    name = {"gru": "GRU", "ghost_gru": f"GhostGRU r{args.ratio}"}[args.arch] + f"-{args.size}"
+    assert _readme_size_table()[1][name] == [params, int8_bytes, macs_frame, macs_decision]

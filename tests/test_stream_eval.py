@@ -144,6 +144,21 @@ def test_clear_errors(tmp_path: Path):
         match([], bad)
 
 
+def test_truth_past_the_end_of_the_audio_is_an_error_not_a_miss(tmp_path: Path):
+    truth = [TruthItem("yes", 1.0, 1.5), TruthItem("no", 59.5, 60.2), TruthItem("up", 75.0, 75.5),
+             TruthItem("go", 80.0, 80.5)]
+    with pytest.raises(StreamError, match=r"2 truth item\(s\) start after the audio ends "
+                       r"\(60\.00 s\), the first is item 3 \('up' at 75\.00 s\).*pass the "
+                       "truth file written with it"):
+        match([], truth, duration_s=60.0)
+    csv = tmp_path / "other.csv"
+    csv.write_text("label,start,end\nyes,1,1.5\nup,75,75.5\n")
+    with pytest.raises(StreamError, match=r"other\.csv: 1 truth item\(s\)"):
+        match([], csv, duration_s=60.0)
+    # A word that starts before the end and runs past it is the audio's own.
+    assert match([], truth[:2], duration_s=60.0)["misses"] == 2
+
+
 def test_load_export_keeps_the_quantization_source():
     """A QAT export read back says qat (it said float whatever export.json held)."""
     import dataclasses
@@ -162,7 +177,7 @@ def test_load_export_keeps_the_quantization_source():
     assert load_export((exported.tflite, info)).exported.source == "qat"
 
 
-def test_window_model_reruns_the_last_frames_every_k_strides():
+def test_window_model_reruns_the_last_frames_every_k_strides(capsys):
     """A small window model (10 frames) on TFLM: every 3rd frame, zero-padded at the start,
     equal to verify.stream_logits on the same windows; the float baseline alike."""
     import tf_keras as keras
@@ -181,14 +196,17 @@ def test_window_model_reruns_the_last_frames_every_k_strides():
     loaded = load_export((exported.tflite, info))
     features = rng.uniform(0, 4, (40, 8)).astype("float32")
     times = frame_times_ms(40, loaded.frontend)
-    run = run_tflm(loaded.exported, features, times, every=3)
+    run = run_tflm(loaded.exported, features, times, every=3, verbose=2)
+    # verbose=2: the stage's one progress line, though stderr is no terminal here.
+    assert capsys.readouterr().err == "tflm_int8: 13/13 invokes in 0:00\n"
     ends = np.arange(2, 40, 3)
     np.testing.assert_array_equal(run.times_ms, times[ends])
     padded = np.concatenate([np.zeros((9, 8), np.float32), features])
     windows = np.stack([padded[e : e + 10] for e in ends])
     expected = np.round(stream_logits(loaded.exported, windows) * 256).astype(np.uint8)
     np.testing.assert_array_equal(run.scores, expected)
-    fl = run_float_window(model, features, times, every=3)
+    fl = run_float_window(model, features, times, every=3, verbose=2)
+    assert capsys.readouterr().err == "float_window_every3: 13/13 windows in 0:00\n"
     np.testing.assert_array_equal(fl.times_ms, run.times_ms)
     assert np.abs(fl.scores.astype(int) - run.scores.astype(int)).max() <= 8
     assert run.invokes == len(ends) and run.host_seconds > 0
@@ -277,3 +295,7 @@ def test_stream_eval_writes_json_and_det_plot(exported_run, stream_files, tmp_pa
         bad = tmp_path / "bad.csv"
         bad.write_text("label,start,end\nbanana,1,2\n")
         stream_eval(exported_run, wav, bad, thresholds=None)
+    late = tmp_path / "late.csv"
+    late.write_text("label,start,end\nyes,1,2\nyes,61,62\n")  # the stream is 60 s long
+    with pytest.raises(StreamError, match="start after the audio ends"):
+        stream_eval(exported_run, wav, late, thresholds=None)

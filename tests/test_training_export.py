@@ -132,3 +132,31 @@ def test_interrupted_train_keeps_the_earlier_run_unchanged(tmp_path, monkeypatch
         train(_tiny_config(tmp_path, run, [data]), verbose=0)
     files = {str(p.relative_to(run)): p.read_text() for p in run.rglob("*") if p.is_file()}
     assert files == earlier
+
+
+def test_retraining_removes_what_the_earlier_model_made(tmp_path, monkeypatch):
+    import types
+
+    import tf_keras as keras
+
+    derived = ("qat", "export", "firmware", "stream_eval", "redundancy")
+    data = generate_dataset(tmp_path / "data", words=["yes", "no"], unknown_words=["cat"],
+                            clips_per_word=4, seed=1)
+    run = tmp_path / "run"
+    for name in derived:
+        (run / name).mkdir(parents=True)
+        (run / name / "old.json").write_text("{}")
+
+    def one_epoch_fit(self, *args, callbacks=(), **kwargs):
+        for callback in callbacks:  # the checkpoint writes .best.keras; no real training
+            callback.set_model(self)
+            callback.on_train_begin()
+            callback.on_epoch_begin(0)
+            callback.on_epoch_end(0, {"val_accuracy": 0.5})
+        return types.SimpleNamespace(history={"loss": [1.0], "accuracy": [0.5],
+                                              "val_loss": [1.0], "val_accuracy": [0.5]})
+
+    monkeypatch.setattr(keras.Model, "fit", one_epoch_fit)
+    train(_tiny_config(tmp_path, run, [data]), verbose=0)
+    assert not [name for name in derived if (run / name).exists()]
+    assert (run / "model.keras").is_file()

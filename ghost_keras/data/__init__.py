@@ -20,7 +20,6 @@ from ghost_keras.data.audio import (
     fit_length,
     read_clip,
     to_float,
-    to_int16,
     write_wav,
 )
 from ghost_keras.data.augment import (
@@ -51,6 +50,7 @@ from ghost_keras.data.speech_commands import (
     speaker_split,
     which_set,
 )
+from ghost_keras.features.base import to_int16  # one conversion for the data and front ends
 
 __all__ = [
     "AUDIO_EXTENSIONS",

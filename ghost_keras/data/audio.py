@@ -117,23 +117,14 @@ def fit_length(audio: np.ndarray, num_samples: int) -> np.ndarray:
 
 
 def to_float(audio: np.ndarray) -> np.ndarray:
-    """int16 samples -> float32 in [-1, 1) (divided by 32768, as TensorFlow's ``decode_wav``).
+    """int16 samples -> float32 in [-1, 1) (divided by 32768, as TensorFlow's ``decode_wav``);
+    the inverse is :func:`ghost_keras.features.to_int16`.
 
     Example:
         >>> to_float(np.array([16384], np.int16))
         array([0.5], dtype=float32)
     """
     return audio.astype(np.float32) / np.float32(32768.0)
-
-
-def to_int16(audio: np.ndarray) -> np.ndarray:
-    """float samples in [-1, 1] -> int16, rounded and clipped (the inverse of :func:`to_float`).
-
-    Example:
-        >>> to_int16(np.array([0.5, -2.0], np.float32))
-        array([ 16384, -32768], dtype=int16)
-    """
-    return np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = 16000) -> Path:

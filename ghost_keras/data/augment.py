@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ghost_keras.data.audio import fit_length, to_float, to_int16
+from ghost_keras.data.audio import fit_length, to_float
+from ghost_keras.features.base import to_int16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,8 +203,9 @@ def render_example(
                 volume = snr_volume(fg, clip_noise, rng.uniform(*config.snr_db))
             else:
                 volume = rng.uniform(0.0, config.background_volume)
-    clip = to_int16(fg + np.float32(volume) * clip_noise)
+    # A word plus noise may peak above 1: it saturates, as the device's ADC would.
+    clip = to_int16(fg + np.float32(volume) * clip_noise, saturate=True)
     if context_samples == 0:
         return clip, None
     context_level = volume if volume > 0.0 else rng.uniform(0.0, config.context_volume)
-    return clip, to_int16(np.float32(context_level) * ctx_noise)
+    return clip, to_int16(np.float32(context_level) * ctx_noise, "context", saturate=True)

@@ -12,6 +12,9 @@ Audio conventions (both kinds):
   (``soundfile.read(dtype="float32")`` divides by 32768) this gives back the exact int16
   samples, so float and int16 input produce identical features. Floats outside [-1, 1] or
   not finite are rejected (clip them first); 1.0 itself maps to 32767.
+
+:func:`to_int16` is the one float -> int16 conversion of the package: the data pipeline's
+augmentation uses it too, with ``saturate=True``.
 """
 
 from __future__ import annotations
@@ -26,13 +29,18 @@ from ghost_keras.features.config import FrontendConfig
 _FLOAT_KINDS = "f"
 
 
-def to_int16(audio: Any, name: str = "audio", allow_empty: bool = False) -> np.ndarray:
+def to_int16(audio: Any, name: str = "audio", allow_empty: bool = False,
+             saturate: bool = False) -> np.ndarray:
     """Checks mono audio and returns it as int16 samples (see the module docstring).
 
     Args:
         audio: 1-D int16 samples, or floats in [-1, 1].
         name: what to call it in error messages ("audio", "context").
         allow_empty: accept zero samples (a context may be empty).
+        saturate: clip floats outside [-1, 1] to the int16 range, as a saturating ADC does,
+            instead of refusing them. For audio the package mixes itself (a word plus noise
+            can peak above 1); audio handed to a front end is refused, since a peak above 1
+            there usually means samples in the wrong scale (e.g. int16 values as floats).
 
     Returns:
         A 1-D C-contiguous int16 array (the input itself when it already is one).
@@ -42,6 +50,8 @@ def to_int16(audio: Any, name: str = "audio", allow_empty: bool = False) -> np.n
 
     Example:
         >>> to_int16(np.array([0.5, -1.0], np.float32))
+        array([ 16384, -32768], dtype=int16)
+        >>> to_int16(np.array([0.5, -2.0], np.float32), saturate=True)
         array([ 16384, -32768], dtype=int16)
     """
     a = np.asarray(audio)
@@ -61,7 +71,7 @@ def to_int16(audio: Any, name: str = "audio", allow_empty: bool = False) -> np.n
         if a.size and not np.all(np.isfinite(a)):
             raise ValueError(f"{name} contains NaN or inf: fix the audio before featurizing")
         peak = float(np.max(np.abs(a))) if a.size else 0.0
-        if peak > 1.0:
+        if peak > 1.0 and not saturate:
             raise ValueError(
                 f"float {name} must lie in [-1, 1] (it is converted to int16 like a device ADC), "
                 f"its peak is {peak:.4g}: clip it (np.clip({name}, -1, 1)) or rescale it"

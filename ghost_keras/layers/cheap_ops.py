@@ -25,7 +25,12 @@ def _integer(name: str, value: Any) -> int:
 
 
 def intrinsic_units(units: int, ratio: int) -> int:
-    """Returns ``m = units // ratio``, the number of intrinsic units, or raises a clear error."""
+    """Returns ``m = units // ratio``, the number of intrinsic units, or raises a clear error.
+
+    ``units`` need not be a multiple of ``ratio``: ``m`` rounds down and the ghost part takes
+    the rest, so the state stays ``units`` wide (GhostGRU-S r4: ``154 // 4 = 38`` intrinsic and
+    116 ghost units, an actual ratio of 4.05). Non-integer ``units`` or ``ratio`` are refused.
+    """
     units, ratio = _integer("units", units), _integer("ratio", ratio)
     if units < 1:
         raise ValueError(f"units must be a positive integer, got {units!r}.")

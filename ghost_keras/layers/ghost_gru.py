@@ -34,7 +34,9 @@ class GhostGRUCell(GhostCellBase):
     Args:
         units: Size of the full state ``[h, g]`` and of the output.
         ratio: ``units / m``: the full state is ``ratio`` times the intrinsic state. ``1``
-            makes a plain GRU (no ghost part). ``m = units // ratio`` must be at least 1.
+            makes a plain GRU (no ghost part). ``m = units // ratio`` (rounded down when
+            ``ratio`` does not divide ``units``: 154 units at ratio 4 give ``m = 38``) must be
+            at least 1.
         cheap_op: How ghost states are made from intrinsic ones: ``"dense"`` (a dense
             ``m x (units - m)`` linear map, the default) or ``"depthwise"`` (each ghost unit
             is a scaled, shifted copy of one intrinsic unit: ``2 * (units - m)`` weights).

@@ -1,5 +1,5 @@
 """``python -m ghost_keras.data.synthetic OUT_DIR --clips-per-word N --seed S``: generate a
-synthetic set into a folder, with progress on stderr."""
+synthetic set into a folder, with a progress line on stderr when it is a terminal."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from ghost_keras.data.synthetic.config import DEFAULT_CLIPS_PER_WORD, SyntheticConfig
 from ghost_keras.data.synthetic.espeak import EspeakNotFoundError
 from ghost_keras.data.synthetic.writer import generate_dataset
+from ghost_keras.progress import Progress
 
 __all__ = ["main"]
 
@@ -53,24 +54,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier synthetic dataset")
     args = parser.parse_args(argv)
 
-    last = [0.0]
-
-    def report(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == total or now - last[0] > 1.0:
-            last[0] = now
-            print(f"\r{done}/{total} clips", end="" if done < total else "\n", file=sys.stderr, flush=True)
-
     start = time.monotonic()
     try:
-        config = SyntheticConfig.of(
-            words=args.words, unknown_words=args.unknown_words,
-            clips_per_word=args.clips_per_word, seed=args.seed, sample_rate=args.sample_rate,
-            validation_fraction=args.validation_fraction, testing_fraction=args.testing_fraction,
-        )  # fmt: skip
-        out = generate_dataset(
-            args.out_dir, config, workers=args.workers, progress=report, overwrite=args.overwrite
-        )
+        with Progress("speech synthesis (eSpeak NG)", unit="clips") as bar:
+            config = SyntheticConfig.of(
+                words=args.words, unknown_words=args.unknown_words,
+                clips_per_word=args.clips_per_word, seed=args.seed, sample_rate=args.sample_rate,
+                validation_fraction=args.validation_fraction,
+                testing_fraction=args.testing_fraction,
+            )  # fmt: skip
+            out = generate_dataset(args.out_dir, config, workers=args.workers,
+                                   progress=bar.update, overwrite=args.overwrite)
     except (EspeakNotFoundError, ValueError, FileExistsError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
