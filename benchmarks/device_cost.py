@@ -64,7 +64,7 @@ def device_cost(run_dir: Path, wav: Path, trees: Path,
     from firmware_export.device.build import HARNESS, PROBE, build_app, cmsis_dsp_sources
     from firmware_export.device.run import run_harness, run_probe
     from firmware_export.pipeline import write_run_firmware
-    from firmware_export.stream import load_export
+    from firmware_export.evaluate import load_export
 
     loaded = load_export(run_dir)
     cmsis = cmsis_dsp_sources() if loaded.frontend.kind != "microfrontend" else None

@@ -2,7 +2,7 @@
 listening").
 
 GRU-S, GhostGRU-S (ratio 2) and DS-CNN-S on one long stream of test-split speakers, scored the
-way the device runs them (:func:`firmware_export.stream.stream_eval`: front end run
+way the device runs them (:func:`firmware_export.evaluate.stream_eval`: front end run
 continuously, the int8 model on TFLM, the firmware's recognizer), float and int8:
 
 - recurrent models twice: **clip-trained** (the paper suite's training) and **stream-trained**
@@ -165,7 +165,7 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                     ) -> dict[str, Any]:
     """The suite's rows (model, training, scorer), checks, evaluations and DET plot."""
     from firmware_export.pipeline import export_run
-    from firmware_export.stream import plot_det, stream_eval
+    from firmware_export.evaluate import plot_det, stream_eval
     from ghost_keras.stream_training import StreamTrainConfig, stream_train
 
     tiny = tiny_mode(quick)

@@ -22,7 +22,7 @@ import numpy as np
 if TYPE_CHECKING:
     from ghost_keras.features.config import FrontendConfig
 
-    from .tflite_model import TensorInfo
+    from firmware_export.tflite_model import TensorInfo
 
 
 @dataclass(frozen=True)

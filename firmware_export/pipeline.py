@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from firmware_export.convert import ExportedModel, convert_model
-from firmware_export.firmware import FirmwareFolder, write_firmware_folder
-from firmware_export.tensor_roles import tensor_name
+from firmware_export.firmware.folder import FirmwareFolder, write_firmware_folder
+from firmware_export.firmware.tensor_roles import tensor_name
 from firmware_export.tflite_model import TfliteModelInfo, read_tflite
 from firmware_export.verify import VerifyReport, verify_export
 from ghost_keras.features import MICROFRONTEND, FrontendConfig, make_frontend
@@ -141,7 +141,7 @@ def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
     arena in ``model_settings.h`` is sized from the smallest arena that works on a Cortex-M4
     (built with the folder's Makefile and run under QEMU: needs arm-none-eabi-g++ and
     qemu-system-arm), and the README gives the front end's heap measured there.
-    ``table_kernels``: see :func:`firmware_export.firmware.write_firmware_folder`.
+    ``table_kernels``: see :func:`firmware_export.firmware.folder.write_firmware_folder`.
     ``verbose``: progress of the export's TFLM verification, when it runs.
     """
     run_dir = Path(run_dir)

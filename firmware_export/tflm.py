@@ -36,8 +36,8 @@ from tflite_micro.python.tflite_micro import runtime as tflm_runtime
 
 from ghost_keras.quiet import capture_c_stderr
 
-from .op_resolver import TFLM_OP_METHODS
-from .tflite_model import TensorInfo, TfliteModelInfo, load_model_bytes, read_tflite
+from firmware_export.firmware.op_resolver import TFLM_OP_METHODS
+from firmware_export.tflite_model import TensorInfo, TfliteModelInfo, load_model_bytes, read_tflite
 
 ARENA_ALIGNMENT = 16
 """TFLM aligns every arena allocation to 16 bytes (MicroArenaBufferAlignment()); sizes probed

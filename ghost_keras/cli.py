@@ -143,7 +143,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_stream(args: argparse.Namespace) -> int:
-    from firmware_export.stream import detect_in_wav
+    from firmware_export.evaluate import detect_in_wav
 
     detect_in_wav(args.run_dir, args.wav, settings=_recognizer_settings(args), every=args.every,
                   progress=args.verbose)
@@ -151,7 +151,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
 
 
 def _cmd_stream_eval(args: argparse.Namespace) -> int:
-    from firmware_export.stream import print_table, stream_eval
+    from firmware_export.evaluate import print_table, stream_eval
 
     settings = _recognizer_settings(args)
     result = stream_eval(

@@ -162,7 +162,7 @@ def run_predictions(run_dir: Path, model: Any, run_config: dict[str, Any],
         qat = load_qat_model(qat_model_path(run_dir))
         predictions["qat"] = _top1(qat.predict(x, batch_size=256, verbose=0))
     if (run_dir / "export").is_dir():
-        from firmware_export.stream import load_export
+        from firmware_export.evaluate import load_export
         from firmware_export.verify import stream_logits
 
         exported = load_export(run_dir).exported

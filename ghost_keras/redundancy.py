@@ -56,11 +56,6 @@ def _recurrent_layers(model: Any) -> list[Any]:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
 
 
-def _state_sizes(cell: Any) -> list[int]:
-    sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
-    return [int(s) for s in sizes]
-
-
 def hidden_states(model: Any, x: np.ndarray, layer: str | int | None = None,
                   state: int = 0, batch_size: int = 512) -> np.ndarray:
     """The state of one recurrent layer after every frame, for every clip.
@@ -81,6 +76,7 @@ def hidden_states(model: Any, x: np.ndarray, layer: str | int | None = None,
     Returns:
         ``[clips, frames, units]`` float32.
     """
+    from ghost_keras.layers.step import state_sizes
     from ghost_keras.streaming import step_model, zero_states
 
     x = np.asarray(x, np.float32)
@@ -101,7 +97,7 @@ def hidden_states(model: Any, x: np.ndarray, layer: str | int | None = None,
     if not -len(rnns) <= position < len(rnns):
         raise ValueError(f"layer index {position} out of range: {len(rnns)} recurrent layer(s).")
     position %= len(rnns)
-    sizes = [_state_sizes(r.cell) for r in rnns]
+    sizes = [state_sizes(r.cell) for r in rnns]
     if not 0 <= state < len(sizes[position]):
         raise ValueError(f"state {state} out of range: layer {rnns[position].name!r} has "
                          f"{len(sizes[position])} state(s).")

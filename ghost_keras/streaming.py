@@ -30,6 +30,13 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapp
     QuantizeWrapperV2,
 )
 
+from ghost_keras.layers.step import (  # noqa: F401  (NotStreamableError: public here too)
+    NotStreamableError,
+    check_unidirectional,
+    layer_step_model,
+    rnn_step,
+)
+
 # Layers that act on each frame independently and so run unchanged inside a step.
 _FRAMEWISE = (keras.layers.Dense, keras.layers.Activation, keras.layers.ReLU,
               keras.layers.Softmax, keras.layers.Rescaling)
@@ -45,15 +52,6 @@ def _is_framewise(layer: keras.layers.Layer) -> bool:
     return isinstance(layer, _FRAMEWISE + (QuantizeLayer,))
 
 
-class NotStreamableError(ValueError):
-    """The model has a layer that cannot run one frame at a time."""
-
-
-def _state_sizes(cell: keras.layers.Layer) -> list[int]:
-    sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
-    return [int(s) for s in sizes]
-
-
 def is_streamable(model: keras.Model) -> bool:
     """Whether :func:`step_model` can rebuild ``model`` as a single step."""
     try:
@@ -67,11 +65,7 @@ def _check_layers(model: keras.Model) -> list[keras.layers.Layer]:
     layers = list(model.layers)
     for layer in layers:
         if isinstance(layer, keras.layers.RNN):
-            if layer.go_backwards:
-                raise NotStreamableError(
-                    f"layer {layer.name!r} runs backwards in time, which needs the whole window; "
-                    "a streaming model must be unidirectional."
-                )
+            check_unidirectional(layer)
         elif not (_is_framewise(layer) or isinstance(layer, _INFERENCE_IDENTITY)):
             raise NotStreamableError(
                 f"layer {layer.name!r} ({type(layer).__name__}) cannot run one frame at a time. "
@@ -102,12 +96,7 @@ def step_model(model: keras.Model | keras.layers.RNN, input_dim: int | None = No
         NotStreamableError: a layer needs the whole window (conv, backward RNN...).
     """
     if isinstance(model, keras.layers.RNN):
-        if input_dim is None:
-            if not model.cell.built:
-                raise ValueError("pass input_dim for an RNN layer that has not been built yet.")
-            input_dim = int(model.cell.kernel.shape[0])
-        wrapper = keras.Sequential([keras.Input((None, input_dim)), model])
-        return step_model(wrapper)
+        return layer_step_model(model, input_dim)
     layers = _check_layers(model)
     frame = keras.Input((int(model.input_shape[-1]),), name="frame")
     x = frame
@@ -116,12 +105,9 @@ def step_model(model: keras.Model | keras.layers.RNN, input_dim: int | None = No
         if isinstance(layer, _INFERENCE_IDENTITY):
             continue
         if isinstance(layer, keras.layers.RNN):
-            states = [keras.Input((size,), name=f"{layer.name}_state_{i}")
-                      for i, size in enumerate(_state_sizes(layer.cell))]
-            x, new_states = layer.cell(x, states if len(states) > 1 else states[0], training=False)
-            new_states = new_states if isinstance(new_states, (list, tuple)) else [new_states]
+            x, states, new_states = rnn_step(layer, x)
             state_inputs += states
-            state_outputs += list(new_states)
+            state_outputs += new_states
         else:
             x = layer(x, training=False)
     return keras.Model([frame, *state_inputs], [x, *state_outputs], name=f"{model.name}_step")

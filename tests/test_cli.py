@@ -166,7 +166,7 @@ def test_probability_zero_is_honoured(monkeypatch, tmp_path, capsys, probability
     import types
 
     import firmware_export.pipeline
-    import firmware_export.stream
+    import firmware_export.evaluate
 
     seen = {}
 
@@ -182,10 +182,10 @@ def test_probability_zero_is_honoured(monkeypatch, tmp_path, capsys, probability
         return {"json": f"{out_dir}/stream_eval.json"}
 
     monkeypatch.setattr(firmware_export.pipeline, "write_run_firmware", fake_firmware)
-    monkeypatch.setattr(firmware_export.stream, "detect_in_wav",
+    monkeypatch.setattr(firmware_export.evaluate, "detect_in_wav",
                         lambda run, audio, settings, every, progress: seen.update(stream=settings))
-    monkeypatch.setattr(firmware_export.stream, "stream_eval", fake_stream_eval)
-    monkeypatch.setattr(firmware_export.stream, "print_table", lambda result: None)
+    monkeypatch.setattr(firmware_export.evaluate, "stream_eval", fake_stream_eval)
+    monkeypatch.setattr(firmware_export.evaluate, "print_table", lambda result: None)
     given = [] if probability is None else ["--probability", probability]
     assert cli.main(["firmware", "run", "--out", str(tmp_path / "fw"), *given]) == 0
     assert cli.main(["stream", "run", "--wav", "a.wav", *given]) == 0

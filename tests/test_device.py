@@ -29,7 +29,7 @@ from firmware_export.device.build import TABLES_CHECK, build_app, cmsis_dsp_sour
 from firmware_export.device.run import DeviceRun, run_harness
 from firmware_export.feature_quantizer import FeatureQuantizer
 from firmware_export.pipeline import export_run, write_run_firmware
-from firmware_export.stream import detect_in_wav, load_export, read_stream_audio, run_tflm
+from firmware_export.evaluate import detect_in_wav, load_export, read_stream_audio, run_tflm
 from firmware_export.tflm import TflmInterpreter, find_smallest_arena
 from ghost_keras.features.stream import stream_features
 

@@ -59,7 +59,7 @@ def test_qat_int8_on_tflm_matches_qat_model(real_run):
 
 def _chance_hits(detections, truth, duration_s: float) -> float:
     """Mean hits of the same detections moved along the stream by 19 circular shifts."""
-    from firmware_export.stream import match
+    from firmware_export.evaluate import match
 
     ms = duration_s * 1000
     return float(np.mean([
@@ -72,7 +72,7 @@ def test_recognizer_on_tflm_finds_keywords_in_a_long_real_stream(real_run, tmp_p
     """Test-speaker keywords with quiet gaps (noise 30 dB below the words), streamed through
     the int8 model on TFLM (state carried across the whole stream) and the firmware's
     recognizer with its default settings."""
-    from firmware_export.stream import detect_in_wav, match
+    from firmware_export.evaluate import detect_in_wav, match
     from ghost_keras.data import write_wav
     from ghost_keras.data.long_stream import make_long_stream, stream_index
 

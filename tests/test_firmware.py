@@ -20,8 +20,8 @@ from test_firmware_helpers import (
 )
 
 from firmware_export import write_firmware_folder
-from firmware_export.firmware import MANIFEST_NAME, render_firmware_files
-from firmware_export.model_settings import (
+from firmware_export.firmware.folder import MANIFEST_NAME, render_firmware_files
+from firmware_export.firmware.model_settings import (
     ArenaChoice,
     FirmwareSettings,
     SettingsError,
@@ -29,8 +29,8 @@ from firmware_export.model_settings import (
     quantize_features,
     render_model_settings_header,
 )
-from firmware_export.op_resolver import op_for_method, render_model_ops_header, table_ops
-from firmware_export.tensor_roles import resolve_tensor_roles, tensor_name
+from firmware_export.firmware.op_resolver import op_for_method, render_model_ops_header, table_ops
+from firmware_export.firmware.tensor_roles import resolve_tensor_roles, tensor_name
 from firmware_export.tflite_model import read_tflite
 from firmware_export.tflm import TflmInterpreter, find_smallest_arena
 from ghost_keras.features.config import FrontendConfig

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_firmware_helpers import ARM_FLAGS, compile_host, require_tool, run, tiny_model
 
-from firmware_export.c_sources import (
+from firmware_export.firmware.c_sources import (
     c_float_literal,
     format_hex_bytes,
     render_c_arrays,

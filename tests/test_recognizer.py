@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from test_firmware_helpers import ARM_FLAGS, compile_host, require_tool, run
 
-from firmware_export.firmware import template_text
-from firmware_export.model_settings import (
+from firmware_export.firmware.folder import template_text
+from firmware_export.firmware.model_settings import (
     ArenaChoice,
     build_settings,
     render_model_settings_header,
 )
-from firmware_export.recognizer import (
+from firmware_export.firmware.recognizer import (
     Detection,
     RecognizeCommands,
     default_ignore_labels,

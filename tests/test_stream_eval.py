@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_export.recognizer import Detection
-from firmware_export.stream import (
+from firmware_export.firmware.recognizer import Detection
+from firmware_export.evaluate import (
     StreamError,
     argmax_agreement,
     compare_detections,

@@ -7,7 +7,7 @@ import pytest
 from test_firmware_helpers import tflite_interpreter, tiny_model, unsupported_op_model
 
 from firmware_export import tflm
-from firmware_export.op_resolver import UnsupportedOpError, render_model_ops_header
+from firmware_export.firmware.op_resolver import UnsupportedOpError, render_model_ops_header
 from firmware_export.tflite_model import read_tflite
 
 

@@ -63,7 +63,7 @@ def device_file(name: str) -> Path:
 
 def tflm_makefile() -> Path:
     """The folder's ``tflm.mk`` (how TFLM's library is built): part of the cache key."""
-    return Path(str(resources.files("firmware_export").joinpath("templates", "tflm.mk")))
+    return Path(str(resources.files("firmware_export.firmware").joinpath("templates", "tflm.mk")))
 
 
 def cache_root() -> Path:

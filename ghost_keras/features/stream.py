@@ -3,7 +3,7 @@
 The front end runs once, continuously, over the whole stream (its noise estimate and gain go on
 adapting; docs/design.md, "Front ends"), and each frame gets the firmware's timestamp. Training on
 long audio (:mod:`ghost_keras.stream_training`) and evaluating on it
-(:mod:`firmware_export.stream`) both use these two functions, so the frames and times a model
+(:mod:`firmware_export.evaluate`) both use these two functions, so the frames and times a model
 is trained on are the ones it is scored on.
 """
 

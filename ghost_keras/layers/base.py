@@ -13,6 +13,7 @@ from tf_keras.src.engine.base_layer import BaseRandomLayer
 from tf_keras.src.layers.rnn.dropout_rnn_cell_mixin import DropoutRNNCellMixin
 
 from ghost_keras.layers.cheap_ops import CHEAP_OPS, GhostMap, intrinsic_units
+from ghost_keras.layers.step import layer_step_model
 
 _WEIGHT_GROUPS = ("kernel", "recurrent", "bias", "ghost")
 
@@ -212,10 +213,8 @@ class GhostRNNBase(keras.layers.RNN):
     def step_model(self, input_dim: int | None = None) -> keras.Model:
         """The single-step computation with explicit state: inputs ``[frame, *states]``,
         outputs ``[output, *new_states]``, sharing this layer's weights (see
-        :func:`ghost_keras.streaming.step_model`)."""
-        from ghost_keras.streaming import step_model  # streaming imports the layers
-
-        return step_model(self, input_dim)
+        :func:`ghost_keras.layers.step.layer_step_model`)."""
+        return layer_step_model(self, input_dim)
 
     def get_config(self) -> dict[str, Any]:
         cell_config = self.cell.get_config()

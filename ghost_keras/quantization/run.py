@@ -14,6 +14,7 @@ import tf_keras as keras
 
 from ghost_keras.fileio import atomic_write_json, reading
 from ghost_keras.quantization.qat import fine_tune, quantize_model, quantize_scope
+from ghost_keras.training import load_run, run_datasets
 
 #: QAT fine-tuning defaults: 2 epochs, Adam at 1e-5. :func:`qat_run` calibrates the ranges,
 #: fine-tunes, and keeps the fine-tuning epoch with the best validation accuracy; the calibrated
@@ -56,8 +57,6 @@ def qat_run(run_dir: str | Path, epochs: int = DEFAULT_QAT_EPOCHS,
     least one epoch of fine-tuning (why: :data:`DEFAULT_QAT_EPOCHS`). The QAT model is saved
     atomically (written beside, then renamed).
     """
-    from ghost_keras.training import load_run, run_datasets
-
     run_dir = Path(run_dir)
     model, run_config = load_run(run_dir)
     datasets, _ = run_datasets(run_config, augment=True,

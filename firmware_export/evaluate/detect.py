@@ -1,6 +1,6 @@
 """Detections over a stream's scores: TFLM micro_speech's ``RecognizeCommands`` with the
 firmware's settings, and the ``ghost-kws stream`` helper (:func:`detect_in_wav`). See
-:mod:`firmware_export.stream`, step 3.
+:mod:`firmware_export.evaluate`, step 3.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Any, TextIO
 import numpy as np
 
 from firmware_export.pipeline import RECOGNIZER_DEFAULTS
-from firmware_export.recognizer import (
+from firmware_export.firmware.recognizer import (
     Detection,
     RecognizeCommands,
     probability_to_threshold,
     recognizer_capacity,
 )
-from firmware_export.stream_runners import (
+from firmware_export.evaluate.runners import (
     SOFTMAX_SCALE,
     SOFTMAX_ZERO_POINT,
     StreamError,

@@ -34,8 +34,8 @@ from .model_settings import (
 )
 from .op_resolver import render_model_ops_header, table_ops
 from .tensor_roles import tensor_name
-from .tflite_model import TfliteModelInfo, load_model_bytes, read_tflite
-from .tflm import measure_arena, recommended_arena_bytes
+from firmware_export.tflite_model import TfliteModelInfo, load_model_bytes, read_tflite
+from firmware_export.tflm import measure_arena, recommended_arena_bytes
 
 MANIFEST_NAME = "ghost_kws_manifest.json"
 ARENA_MARGIN = 0.10
@@ -91,7 +91,7 @@ class FirmwareFolder:
 
 
 def template_text(name: str) -> str:
-    """The text of ``firmware_export/templates/<name>``."""
+    """The text of ``firmware_export/firmware/templates/<name>``."""
     return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
 
 
@@ -365,7 +365,7 @@ def write_firmware_folder(
 ) -> FirmwareFolder:
     """Writes the firmware folder for a converted int8 model and returns what it wrote.
 
-    ``settings``: see :func:`firmware_export.model_settings.build_settings`. ``arena_bytes``:
+    ``settings``: see :func:`.model_settings.build_settings`. ``arena_bytes``:
     the tensor arena for the device (a multiple of 16); None measures the smallest arena that
     works on the host TFLM and adds ``arena_margin``. ``device``: what
     :func:`firmware_export.device.measure_on_device` measured on the 32-bit target

@@ -1,5 +1,5 @@
 """Matching detections with the truth of a stream (FRR, FA/h, per keyword, per part) and
-comparing two runs (detections, frame argmax). The rule: :mod:`firmware_export.stream`, step 4.
+comparing two runs (detections, frame argmax). The rule: :mod:`firmware_export.evaluate`, step 4.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from firmware_export.recognizer import Detection, default_ignore_labels
-from firmware_export.stream_runners import ScoreRun, StreamError
+from firmware_export.firmware.recognizer import Detection, default_ignore_labels
+from firmware_export.evaluate.runners import ScoreRun, StreamError
 from ghost_keras.data.long_stream import TruthItem, read_truth
 
 #: Default time tolerance after a keyword's end (see :func:`match`).
@@ -61,7 +61,7 @@ def _rate(num: int, den: int | float) -> float | None:
 def match(detections: Sequence[Detection], truth: str | os.PathLike | Sequence[TruthItem], *,
           tolerance_ms: int = DEFAULT_TOLERANCE_MS, duration_s: float | None = None,
           parts: int = 2, ignore_labels: Sequence[str] | None = None) -> dict[str, Any]:
-    """Scores detections against the ground truth (rule: see :mod:`firmware_export.stream`, step 4).
+    """Scores detections against the ground truth (rule: :mod:`firmware_export.evaluate`, step 4).
 
     Args:
         detections: from :func:`detect` (any order; labels in ``ignore_labels`` are dropped).

@@ -1,5 +1,5 @@
 """DET curves of a stream: FRR and FA/h over the detection probability (the recognizer rerun
-at each), and their plot. See :mod:`firmware_export.stream`, step 5.
+at each), and their plot. See :mod:`firmware_export.evaluate`, step 5.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from firmware_export.recognizer import Detection, probability_to_threshold
-from firmware_export.stream_detect import detect
-from firmware_export.stream_match import DEFAULT_TOLERANCE_MS, match, truth_items
-from firmware_export.stream_runners import SOFTMAX_SCALE, SOFTMAX_ZERO_POINT
+from firmware_export.firmware.recognizer import Detection, probability_to_threshold
+from firmware_export.evaluate.detect import detect
+from firmware_export.evaluate.match import DEFAULT_TOLERANCE_MS, match, truth_items
+from firmware_export.evaluate.runners import SOFTMAX_SCALE, SOFTMAX_ZERO_POINT
 from ghost_keras.data.long_stream import TruthItem
 
 #: Detection probabilities of the DET curve.

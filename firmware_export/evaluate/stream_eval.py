@@ -1,6 +1,6 @@
 """The whole streaming evaluation of a run (:func:`stream_eval`): its exported int8 model on
 TFLM and its float model over a long WAV, detections matched with the truth, DET curves, cost
-per second of audio. The pipeline is described in :mod:`firmware_export.stream`.
+per second of audio. The pipeline is described in :mod:`firmware_export.evaluate`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from firmware_export.pipeline import RECOGNIZER_DEFAULTS
-from firmware_export.recognizer import Detection, default_ignore_labels
-from firmware_export.stream_det import DEFAULT_THRESHOLDS, det_points, plot_det
-from firmware_export.stream_detect import detect, recognizer_settings
-from firmware_export.stream_match import (
+from firmware_export.firmware.recognizer import Detection, default_ignore_labels
+from firmware_export.evaluate.det import DEFAULT_THRESHOLDS, det_points, plot_det
+from firmware_export.evaluate.detect import detect, recognizer_settings
+from firmware_export.evaluate.match import (
     DEFAULT_TOLERANCE_MS,
     MATCH_RULE,
     argmax_agreement,
@@ -25,7 +25,7 @@ from firmware_export.stream_match import (
     match,
     truth_items,
 )
-from firmware_export.stream_runners import (
+from firmware_export.evaluate.runners import (
     DEFAULT_FLOAT_WINDOW_EVERY,
     ScoreRun,
     load_export,

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .tflite_model import TensorInfo, TfliteModelInfo
+from firmware_export.tflite_model import TensorInfo, TfliteModelInfo
 
 
 class SettingsError(ValueError):

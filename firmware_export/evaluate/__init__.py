@@ -18,7 +18,8 @@ What happens to a long WAV (docs/design.md, "Always listening"):
 
    Scores are softmax scores as uint8 0..255 (int8 + 128, the recognizer's units; a float
    probability ``p`` becomes ``clip(round(256 p), 0, 255)``, what the int8 softmax gives).
-3. **Detections**: TFLM micro_speech's ``RecognizeCommands`` (:mod:`firmware_export.recognizer`)
+3. **Detections**: TFLM micro_speech's ``RecognizeCommands``
+   (:mod:`firmware_export.firmware.recognizer`)
    with the firmware's settings ``RECOGNIZER_DEFAULTS`` (1 s average, p > 0.8, 1.5 s
    suppression, at least 3 results) and the firmware's buffer capacity.
 4. **Matching** (:func:`match`): a keyword of the truth file is a *target*; unknown words and
@@ -43,33 +44,33 @@ What happens to a long WAV (docs/design.md, "Always listening"):
 
 Example:
 
->>> from firmware_export.stream import stream_eval, print_table
+>>> from firmware_export.evaluate import stream_eval, print_table
 >>> result = stream_eval("runs/gru", "long.wav", "truth.csv")   # doctest: +SKIP
 >>> print_table(result)                                         # doctest: +SKIP
 
 The work is split into modules of one job each, all re-exported here:
-:mod:`.stream_runners` (loading an export, TFLM and float runs over the stream),
-:mod:`.stream_detect` (the recognizer, :func:`detect_in_wav`), :mod:`.stream_match`
-(matching with the truth, agreement), :mod:`.stream_det` (DET curve and plot),
-:mod:`.stream_eval` (the whole evaluation) and :mod:`.stream_report` (tables).
+:mod:`.runners` (loading an export, TFLM and float runs over the stream),
+:mod:`.detect` (the recognizer, :func:`detect_in_wav`), :mod:`.match`
+(matching with the truth, agreement), :mod:`.det` (DET curve and plot),
+:mod:`.stream_eval` (the whole evaluation) and :mod:`.report` (tables).
 """
 
 from __future__ import annotations
 
 import ghost_keras  # noqa: F401  (selects tf-keras before TensorFlow loads)
 
-from firmware_export.stream_det import DEFAULT_THRESHOLDS, det_curve, plot_det
-from firmware_export.stream_detect import detect, detect_in_wav, recognizer_settings
-from firmware_export.stream_eval import stream_eval
-from firmware_export.stream_match import (
+from firmware_export.evaluate.det import DEFAULT_THRESHOLDS, det_curve, plot_det
+from firmware_export.evaluate.detect import detect, detect_in_wav, recognizer_settings
+from firmware_export.evaluate.stream_eval import stream_eval
+from firmware_export.evaluate.match import (
     DEFAULT_TOLERANCE_MS,
     MATCH_RULE,
     argmax_agreement,
     compare_detections,
     match,
 )
-from firmware_export.stream_report import format_table, print_table
-from firmware_export.stream_runners import (  # noqa: F401  (the constants: as before the split)
+from firmware_export.evaluate.report import format_table, print_table
+from firmware_export.evaluate.runners import (  # noqa: F401  (the constants are public names too)
     DEFAULT_FLOAT_WINDOW_EVERY,
     SOFTMAX_SCALE,
     SOFTMAX_ZERO_POINT,

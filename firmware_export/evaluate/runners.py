@@ -1,6 +1,6 @@
 """Scores of a model over a long stream: the exported int8 model on TFLM, run as the firmware
 does, and the float Keras references (step model, windowed re-run). The whole pipeline is
-described in :mod:`firmware_export.stream`.
+described in :mod:`firmware_export.evaluate`.
 """
 
 from __future__ import annotations

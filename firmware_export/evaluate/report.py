@@ -1,5 +1,5 @@
 """Text tables of a streaming evaluation's result
-(:func:`~firmware_export.stream_eval.stream_eval`)."""
+(:func:`~firmware_export.evaluate.stream_eval.stream_eval`)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from ghost_keras.features.config import FrontendConfig
 from ghost_keras.features.device_settings import DEVICE_KINDS, device_kind
 
 from .c_sources import c_float_literal, header_guard, validate_c_identifier
-from .feature_quantizer import FeatureQuantizer
+from firmware_export.feature_quantizer import FeatureQuantizer
 from .recognizer import default_ignore_labels, probability_to_threshold, recognizer_capacity
 from .tensor_roles import (
     SettingsError,
@@ -31,7 +31,7 @@ from .tensor_roles import (
     resolve_tensor_roles,
     tensor_name,
 )
-from .tflite_model import TensorInfo, TfliteModelInfo
+from firmware_export.tflite_model import TensorInfo, TfliteModelInfo
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 // The algorithm of TFLM micro_speech's RecognizeCommands: scores averaged over a time window,
 // a command when the top average is above a threshold, the same command suppressed for a
 // while. Integer arithmetic only, so it agrees exactly with the Python reference
-// firmware_export/recognizer.py (tests feed both the same scores). Differences from TFLM:
+// firmware_export/firmware/recognizer.py (tests feed both the same scores). Differences from TFLM:
 // labels flagged in KWS_IGNORED_LABELS (silence, unknown) are never reported; the fixed ring
 // buffer drops its oldest result when full (TFLM drops the newest); times are 64-bit.
 //
