@@ -121,17 +121,22 @@ def test_every_command_has_verbose():
         assert command._option_string_actions["--verbose"].choices == [0, 1, 2], name
 
 
-def test_help_mistyped_command_and_bad_arguments_answer_at_once():
+def test_help_mistyped_command_and_bad_arguments_answer_at_once(capsys):
     import time
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    seconds = {}
     for argv in (["--help"], ["trian"], ["stream", "run"], ["demo", "--arch", "resnet"],
                  ["stream-eval", "--help"]):
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "ghost_keras.cli", *argv],
                               capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+        seconds[" ".join(argv)] = time.perf_counter() - start
         assert done.returncode in (0, 2), done.stderr
-        assert time.perf_counter() - start < 2.0, argv
+        assert seconds[" ".join(argv)] < 2.0, argv
+    with capsys.disabled():  # the figure on the machine that runs the suite (CI's in its log)
+        print("\nghost-kws answer times: "
+              + ", ".join(f"{argv} {s:.2f} s" for argv, s in seconds.items()))
     assert "the following arguments are required: --wav" in subprocess.run(
         [sys.executable, "-m", "ghost_keras.cli", "stream", "run"], capture_output=True,
         text=True, env=env, cwd=ROOT, timeout=60).stderr
