@@ -7,9 +7,9 @@ import re
 
 import numpy as np
 import pytest
+from test_firmware_helpers import assert_int8_interface
 
 from firmware_export.pipeline import export_run, write_run_firmware
-from firmware_export.tflite_model import read_tflite
 from ghost_keras.cli import main as cli_main
 from ghost_keras.data.synthetic import generate_dataset
 from ghost_keras.training import TrainConfig, evaluate, load_run, train
@@ -60,11 +60,10 @@ def test_training_is_deterministic_for_a_seed(tiny_run, tmp_path):
 def test_export_and_firmware_from_the_run(tiny_run, tmp_path):
     result, _ = tiny_run
     export = export_run(result.run_dir)
-    info = read_tflite(export.tflite_path)
+    info = assert_int8_interface(export.tflite_path)
     assert export.exported.kind == "step" and info.size_bytes == export.report.model_bytes
     assert set(info.ops) <= {"FULLY_CONNECTED", "SPLIT", "SPLIT_V", "ADD", "SUB", "MUL",
-                             "LOGISTIC", "TANH", "STRIDED_SLICE", "CONCATENATION", "SOFTMAX",
-                             "QUANTIZE", "DEQUANTIZE"}
+                             "LOGISTIC", "TANH", "STRIDED_SLICE", "CONCATENATION", "SOFTMAX"}
     assert export.report.arena_bytes > 0 and export.report.invoke_us > 0
     state_in = info.inputs[export.exported.state_inputs[0]]
     state_out = info.outputs[export.exported.state_outputs[0]]
