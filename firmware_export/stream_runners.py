@@ -275,34 +275,22 @@ def _outputs_probabilities(model) -> bool:
 def run_float_step(model, features: np.ndarray, times_ms: np.ndarray, chunk: int = 1024,
                    name: str = "float_step") -> ScoreRun:
     """The float Keras model as a step model (``ghost_keras.streaming.step_model``) over the
-    whole stream, its state carried from the first frame to the last (never reset)."""
-    import tensorflow as tf
+    whole stream, its state carried from the first frame to the last (never reset).
 
-    from ghost_keras.streaming import step_model, zero_states
+    Args:
+        model: The float Keras model of the run.
+        features: ``[T, features]`` of the stream.
+        times_ms: ``[T]`` firmware timestamps of the frames.
+        chunk: Frames per compiled scan (the state is carried across chunks).
+        name: The run's name in tables.
+    """
+    from ghost_keras.step_runner import KerasStepRunner
+    from ghost_keras.streaming import step_model
 
-    step = step_model(model)
-    states = [tf.constant(s) for s in zero_states(step, 1)]
-    num_states = len(states)
-
-    @tf.function
-    def run_chunk(frames, *carry):
-        def body(acc, frame):
-            out = step([frame[None], *acc[1:]], training=False)
-            return (out[0], *out[1:])
-
-        init = (tf.zeros([1, int(step.outputs[0].shape[-1])]), *carry)
-        outs = tf.scan(body, frames, initializer=init)
-        return outs[0][:, 0], [o[-1] for o in outs[1:]]
-
-    features = np.asarray(features, np.float32)
-    logits = []
+    runner = KerasStepRunner(step_model(model), chunk=chunk)
     t0 = time.perf_counter()
-    for start in range(0, len(features), chunk):
-        out, states = run_chunk(tf.constant(features[start : start + chunk]), *states)
-        logits.append(out.numpy())
-        assert len(states) == num_states
+    logits = runner.run(np.asarray(features, np.float32)[None]).outputs[0]
     seconds = time.perf_counter() - t0
-    logits = np.concatenate(logits) if logits else np.zeros((0, step.outputs[0].shape[-1]))
     p = logits if _outputs_probabilities(model) else _softmax(logits)
     return ScoreRun(name, "step", np.asarray(times_ms), probabilities_to_scores(p), 1,
                     len(features), seconds)

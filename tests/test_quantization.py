@@ -27,7 +27,8 @@ from ghost_keras.quantization import (
     quantize_model,
     quantize_scope,
 )
-from ghost_keras.streaming import run_steps, step_model
+from ghost_keras.step_runner import KerasStepRunner
+from ghost_keras.streaming import step_model
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*tf.lite.Interpreter is deprecated", "ignore:You are saving your model as an HDF5"
@@ -44,7 +45,7 @@ INT8_BUILTINS = {"FULLY_CONNECTED", "SPLIT", "SPLIT_V", "ADD", "SUB", "MUL", "LO
 
 def last_step_outputs(model: keras.Model, x: np.ndarray) -> np.ndarray:
     """The model's output after the last frame, run one frame at a time as its step model."""
-    return run_steps(step_model(model), x)[:, -1]
+    return KerasStepRunner(step_model(model), batch=len(x)).run(x).outputs[:, -1]
 
 
 def sequence_task(n: int, seed: int, noise: float = 2.5):
