@@ -17,12 +17,7 @@ import numpy as np
 from firmware_export.convert import ExportedModel
 from firmware_export.feature_quantizer import FeatureQuantizer
 from firmware_export.pipeline import EXPORT_JSON, TFLITE_FILE
-from firmware_export.tflm import (
-    TflmArenaTooSmallError,
-    TflmInterpreter,
-    quantize,
-)
-from firmware_export.verify import check_state_quantization
+from firmware_export.tflm import TflmArenaTooSmallError, TflmInterpreter, TflmStepRunner
 from ghost_keras.data.audio import read_clip
 from ghost_keras.features import FrontendConfig, to_int16
 from ghost_keras.features.stream import stream_features
@@ -31,6 +26,8 @@ from ghost_keras.features.stream import stream_features
 DEFAULT_FLOAT_WINDOW_EVERY = 5
 #: The int8 softmax output's quantization: probability = (int8 + 128) / 256.
 SOFTMAX_SCALE, SOFTMAX_ZERO_POINT = 1.0 / 256.0, -128
+#: Windows quantized and run together by :func:`run_tflm`.
+_WINDOW_BATCH = 1024
 
 
 class StreamError(ValueError):
@@ -184,58 +181,28 @@ def run_tflm(exported: ExportedModel, features: np.ndarray, times_ms: np.ndarray
     if features.ndim != 2 or features.shape[1] != exported.feature_dim:
         raise StreamError(f"features {features.shape} do not fit the model "
                           f"({exported.feature_dim} features per frame)")
-    interp = _interpreter(exported.tflite)
-    raw = interp._interp  # the bare wheel calls: the wrapper's checks cost more than a step
-    frame_t = interp.inputs[exported.frame_input]
-    scores_t = interp.outputs[exported.logits_output]
+    runner = TflmStepRunner(_interpreter(exported.tflite), exported)
+    frame_t, scores_t = runner.frame_tensor, runner.output_tensor
     quantizer = FeatureQuantizer.for_model(frame_t, frontend)
     if np.dtype(scores_t.dtype) != np.int8:
         raise StreamError(f"the score output is {scores_t.dtype}, expected int8: re-export")
-    invoke_s = 0.0
-    perf = time.perf_counter
-
-    def invoke() -> None:
-        nonlocal invoke_s
-        t0 = perf()
-        try:
-            raw.invoke()
-        except RuntimeError:
-            interp.invoke()  # raises TflmError with TFLM's log
-        invoke_s += perf() - t0
-
     if exported.kind == "step":
         every = 1
-        check_state_quantization(exported, interp)
-        fq = quantizer.quantize(features).reshape(len(features), *frame_t.shape)
-        fq = np.ascontiguousarray(fq)
-        states = [np.ascontiguousarray(quantize(np.zeros(t.shape, np.float32), t))
-                  for t in (interp.inputs[i] for i in exported.state_inputs)]
-        out = np.empty((len(features), exported.num_labels), np.int8)
-        fi, si, so, li = (exported.frame_input, exported.state_inputs, exported.state_outputs,
-                          exported.logits_output)
-        for t in range(len(fq)):
-            raw.set_input(fq[t], fi)
-            for s, index in zip(states, si):
-                raw.set_input(s, index)
-            invoke()
-            out[t] = np.asarray(raw.get_output(li)).reshape(-1)
-            states = [np.array(raw.get_output(i)) for i in so]
         ends = np.arange(len(features))
+        out = runner.run(quantizer.quantize(features)).outputs
     elif exported.kind == "window":
         ends = _result_frames(len(features), every)
         view = _padded_windows(features, exported.frames)
-        out = np.empty((len(ends), exported.num_labels), np.int8)
-        for n, end in enumerate(ends):
-            window = view[end].T  # [frames, F]
-            raw.set_input(np.ascontiguousarray(quantizer.quantize(window).reshape(frame_t.shape)),
-                          exported.frame_input)
-            invoke()
-            out[n] = np.asarray(raw.get_output(exported.logits_output)).reshape(-1)
+        # Quantized a batch at a time: all of an hour's windows at once would take gigabytes.
+        batches = [view[ends[i:i + _WINDOW_BATCH]].transpose(0, 2, 1)  # [n, frames, F] views
+                   for i in range(0, len(ends), _WINDOW_BATCH)]
+        out = np.concatenate([runner.run(quantizer.quantize(b)).outputs for b in batches]
+                             or [np.empty((0, exported.num_labels), np.int8)])
     else:
         raise StreamError(f"unknown model kind {exported.kind!r} (expected step or window)")
     scores = (out.astype(np.int16) + 128).astype(np.uint8)
     return ScoreRun(name, exported.kind, np.asarray(times_ms)[ends], scores, every, len(ends),
-                    invoke_s, float(scores_t.scale), int(scores_t.zero_point))
+                    runner.invoke_seconds, float(scores_t.scale), int(scores_t.zero_point))
 
 
 def stream_scores(source: str | os.PathLike | tuple[bytes, dict] | LoadedExport,

@@ -3,7 +3,9 @@
 Every Python path that runs a Keras step model (:func:`ghost_keras.streaming.step_model`) over
 frames goes through :class:`KerasStepRunner`: the checks that a step model reproduces its
 sequence model, the hidden states of :mod:`ghost_keras.redundancy`, the float baseline of a
-long stream (:mod:`firmware_export.stream_runners`).
+long stream (:mod:`firmware_export.stream_runners`). Its TFLite Micro counterpart, which runs
+the exported int8 model the same way, is :class:`firmware_export.tflm.TflmStepRunner`; both
+return a :class:`StepRun`.
 
 Example:
 
@@ -59,8 +61,8 @@ class KerasStepRunner:
     """
 
     def __init__(self, step: keras.Model, batch: int = 1, chunk: int = DEFAULT_CHUNK):
-        # TensorFlow is imported where it is used, not with the module: StepRun, what a runner
-        # returns, is usable without loading it.
+        # TensorFlow is imported where it is used, not with the module: the TFLM runner shares
+        # StepRun, and runs where TensorFlow need not load.
         import tensorflow as tf
 
         if chunk < 1:
