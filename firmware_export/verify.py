@@ -18,13 +18,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import tf_keras as keras
 
-from firmware_export.convert import ExportedModel, ExportError
+from firmware_export.convert import ExportedModel
 from firmware_export.feature_quantizer import FeatureQuantizer
 from firmware_export.tflm import (
     TflmInterpreter,
+    TflmStepRunner,
     dequantize,
     find_smallest_arena,
-    quantize,
     recommended_arena_bytes,
     time_invoke,
 )
@@ -68,19 +68,6 @@ class VerifyReport:
         )
 
 
-def check_state_quantization(exported: ExportedModel, interpreter: TflmInterpreter) -> None:
-    """Raises unless every state output has its input's scale and zero point."""
-    for i, (src, dst) in enumerate(zip(exported.state_outputs, exported.state_inputs)):
-        out_t, in_t = interpreter.outputs[src], interpreter.inputs[dst]
-        if (out_t.scale, out_t.zero_point, out_t.dtype) != (in_t.scale, in_t.zero_point, in_t.dtype):
-            raise ExportError(
-                f"state {i}: output quantization (scale {out_t.scale}, zero point "
-                f"{out_t.zero_point}) differs from the input's ({in_t.scale}, {in_t.zero_point}); "
-                "the firmware could not copy the state back. Re-export with "
-                "firmware_export.convert, which fixes both to one range."
-            )
-
-
 def stream_logits(exported: ExportedModel, sequences: np.ndarray,
                   interpreter: TflmInterpreter | None = None,
                   frontend: FrontendConfig | None = None,
@@ -98,36 +85,24 @@ def stream_logits(exported: ExportedModel, sequences: np.ndarray,
     Returns:
         ``[N, frames, labels]`` for a step model (the output after every frame), ``[N, labels]``
         for a window model.
+
+    Raises:
+        ValueError: a state's input and output quantizations differ.
     """
     sequences = np.asarray(sequences, np.float32)
     if interpreter is None:
         interpreter = TflmInterpreter(exported.tflite, find_smallest_arena(exported.tflite) * 2)
-    frame_t = interpreter.inputs[exported.frame_input]
-    logits_t = interpreter.outputs[exported.logits_output]
-    quantizer = FeatureQuantizer.for_model(frame_t, frontend)
-    if exported.kind == "window":
-        out = []
-        for window in sequences:
-            interpreter.set_input(exported.frame_input, quantizer.quantize(window[None]))
-            interpreter.invoke()
-            out.append(dequantize(interpreter.get_output(exported.logits_output), logits_t)[0])
-            if progress is not None:
-                progress.advance()
-        return np.stack(out)
-    check_state_quantization(exported, interpreter)
-    zero_states = [quantize(np.zeros((1, n), np.float32), interpreter.inputs[i])
-                   for n, i in zip(exported.state_sizes, exported.state_inputs)]
+    runner = TflmStepRunner(interpreter, exported)
+    quantizer = FeatureQuantizer.for_model(runner.frame_tensor, frontend)
+    if exported.kind == "window":  # one invoke per clip, its whole window
+        out = dequantize(runner.run(quantizer.quantize(sequences)).outputs, runner.output_tensor)
+        if progress is not None:
+            progress.advance(len(sequences))
+        return out
     out = np.zeros((*sequences.shape[:2], exported.num_labels), np.float32)
     for n, clip in enumerate(sequences):
-        states = zero_states
-        frames_q = quantizer.quantize(clip[:, None, :])  # [frames, 1, features]
-        for t, frame in enumerate(frames_q):
-            interpreter.set_input(exported.frame_input, frame)
-            for state, index in zip(states, exported.state_inputs):
-                interpreter.set_input(index, state)
-            interpreter.invoke()
-            out[n, t] = dequantize(interpreter.get_output(exported.logits_output), logits_t)[0]
-            states = [interpreter.get_output(i) for i in exported.state_outputs]
+        runner.reset()  # every clip from a zero state
+        out[n] = dequantize(runner.run(quantizer.quantize(clip)).outputs, runner.output_tensor)
         if progress is not None:
             progress.advance()
     return out
@@ -166,7 +141,7 @@ def verify_export(
 
     Raises:
         TflmError: TFLM cannot allocate or run the model (message says why).
-        ExportError: the state input and output quantizations differ.
+        ValueError: a state's input and output quantizations differ.
     """
     features = np.asarray(features, np.float32)
     labels = np.asarray(labels).reshape(-1)

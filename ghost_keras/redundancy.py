@@ -4,8 +4,9 @@ GhostRNN (Zhou et al., Interspeech 2023) starts from the observation that in a t
 "partial dimensions of hidden states are similar to the others". This module measures that on
 our own models:
 
-* :func:`hidden_states` streams clips through a model one frame at a time
-  (:func:`ghost_keras.streaming.step_model`) and records the state of a recurrent layer at
+* :func:`hidden_states` streams clips through a model one frame at a time (its
+  :func:`ghost_keras.streaming.step_model`, run by
+  :class:`ghost_keras.step_runner.KerasStepRunner`) and records the state of a recurrent layer at
   every frame: ``[clips, frames, units]``.
 * :func:`cosine_matrix` is the cosine similarity between state *dimensions* over all clips and
   frames (Fig. 1): entry ``(i, j)`` compares the time series of unit ``i`` with that of unit
@@ -77,7 +78,8 @@ def hidden_states(model: Any, x: np.ndarray, layer: str | int | None = None,
         ``[clips, frames, units]`` float32.
     """
     from ghost_keras.layers.step import state_sizes
-    from ghost_keras.streaming import step_model, zero_states
+    from ghost_keras.step_runner import KerasStepRunner
+    from ghost_keras.streaming import step_model
 
     x = np.asarray(x, np.float32)
     if x.ndim != 3:
@@ -103,17 +105,12 @@ def hidden_states(model: Any, x: np.ndarray, layer: str | int | None = None,
                          f"{len(sizes[position])} state(s).")
     index = sum(len(s) for s in sizes[:position]) + state  # among the step's state outputs
 
-    step = step_model(model)
+    runner = KerasStepRunner(step_model(model))
     chunks = []
     for start in range(0, len(x), max(1, batch_size)):
         batch = x[start:start + batch_size]
-        states = zero_states(step, len(batch))
-        frames = []
-        for t in range(batch.shape[1]):
-            result = step([batch[:, t], *states], training=False)
-            states = [np.asarray(s) for s in result[1:]]
-            frames.append(states[index])
-        chunks.append(np.stack(frames, axis=1))
+        runner.reset(len(batch))  # every clip from a zero state
+        chunks.append(runner.run(batch, return_states=True).states[index])
     return np.concatenate(chunks, axis=0).astype(np.float32)
 
 

@@ -175,15 +175,25 @@ def stream_examples(index: SpeechCommandsIndex, frontend: FrontendConfig,
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
 
 
-def _per_frame_twin(model: keras.Model, run_config: dict[str, Any]) -> keras.Model:
-    """The run's architecture with logits at every frame, sharing nothing but a weight copy."""
-    from ghost_keras.models import build_model
+def _per_frame_twin(model: keras.Model) -> keras.Model:
+    """The model with logits at every frame, sharing nothing but a weight copy.
 
-    train = run_config["train"]
-    frames_any = (None, int(run_config["input_shape"][1]))  # sequences of any length
-    twin = build_model(train["arch"], train["size"], frames_any,
-                       len(run_config["labels"]), ratio=train["ratio"],
-                       cheap_op=train["cheap_op"], per_frame=True)
+    Each layer is rebuilt from its own config, the recurrent ones with
+    ``return_sequences=True``, on sequences of any length: whatever the layers are (a hand-built
+    model as well as one of ``build_model``'s), the twin is the same network read per frame.
+
+    Args:
+        model: A streamable clip model (recurrent layers followed by frame-wise layers).
+    """
+
+    def per_frame(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.RNN):
+            config["return_sequences"] = True
+        return type(layer).from_config(config)
+
+    frames_any = keras.Input((None, int(model.input_shape[-1])))  # sequences of any length
+    twin = keras.models.clone_model(model, input_tensors=frames_any, clone_function=per_frame)
     twin.set_weights(model.get_weights())
     return twin
 
@@ -227,7 +237,7 @@ def stream_train(run_dir: str | Path, out_dir: str | Path,
     index = load_index(TrainConfig.from_dict(run_config["train"]))
     x_val, y_val, w_val = stream_examples(index, frontend, labels, "validation",
                                           config.validation_minutes, config.seed + 7919, config)
-    twin = _per_frame_twin(model, run_config)
+    twin = _per_frame_twin(model)
     steps_per_epoch = None
     history: dict[str, list[float]] = {"loss": [], "val_loss": [], "val_accuracy": []}
 

@@ -5,23 +5,21 @@ calls. :func:`step_model` rebuilds a trained sequence model as that single step,
 weights: inputs ``[frame, state_1, ...]``, outputs ``[logits, new_state_1, ...]`` (external
 state, the form TFLM runs: see docs/design.md, "The step model").
 
+:class:`ghost_keras.step_runner.KerasStepRunner` drives a step model over frames.
+
 Example:
 
->>> import ghost_keras, numpy as np
+>>> import ghost_keras
 >>> from ghost_keras.models import build_model
->>> from ghost_keras.streaming import step_model, run_steps
+>>> from ghost_keras.streaming import step_model
 >>> model = build_model("ghost_gru", "S", input_shape=(49, 10))
 >>> step = step_model(model)
 >>> [tuple(t.shape) for t in step.inputs]
 [(None, 10), (None, 154)]
->>> x = np.zeros((2, 49, 10), "float32")
->>> np.allclose(run_steps(step, x)[:, -1], model.predict(x, verbose=0), atol=1e-5)
-True
 """
 
 from __future__ import annotations
 
-import numpy as np
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
     QuantizeLayer,
@@ -111,20 +109,3 @@ def step_model(model: keras.Model | keras.layers.RNN, input_dim: int | None = No
         else:
             x = layer(x, training=False)
     return keras.Model([frame, *state_inputs], [x, *state_outputs], name=f"{model.name}_step")
-
-
-def zero_states(step: keras.Model, batch: int = 1) -> list[np.ndarray]:
-    """Zero initial states for ``step``'s state inputs."""
-    return [np.zeros((batch, int(t.shape[-1])), np.float32) for t in step.inputs[1:]]
-
-
-def run_steps(step: keras.Model, sequences: np.ndarray,
-              states: list[np.ndarray] | None = None) -> np.ndarray:
-    """Drives ``step`` over ``[batch, frames, features]`` and returns ``[batch, frames, out]``."""
-    states = states or zero_states(step, sequences.shape[0])
-    outputs = []
-    for t in range(sequences.shape[1]):
-        result = step([sequences[:, t], *states], training=False)
-        outputs.append(np.asarray(result[0]))
-        states = [np.asarray(s) for s in result[1:]]
-    return np.stack(outputs, axis=1)

@@ -78,6 +78,8 @@ def copy_prepared_subset(test12_dir: Path, root: Path, counts: dict[str, int]) -
 def exported_run(tmp_path_factory, test12_dir: Path) -> Path:
     """A ghost_gru trained briefly (~40% clip accuracy) on ~960 real clips, exported to int8
     (about 25 s on an idle 2-core machine)."""
+    from test_firmware_helpers import assert_int8_interface
+
     from firmware_export.pipeline import export_run
     from ghost_keras.data import LABELS_12
     from ghost_keras.training import TrainConfig, train
@@ -87,5 +89,5 @@ def exported_run(tmp_path_factory, test12_dir: Path) -> Path:
     train(TrainConfig(arch="ghost_gru", epochs=12, split_dirs=[str(data)],
                       speaker_split=[0.7, 0.15, 0.15], batch_size=32,
                       learning_rates=[5e-3, 2e-3, 5e-4], out_dir=str(root / "run")), verbose=0)
-    export_run(root / "run", calibration_clips=100)
+    assert_int8_interface(export_run(root / "run", calibration_clips=100).tflite_path)
     return root / "run"

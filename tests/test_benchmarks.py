@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_firmware_helpers import assert_int8_interface
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # this checkout's benchmarks, whichever copy is installed
@@ -155,6 +156,7 @@ def test_deploy_measures_the_exports_and_streaming_beats_recomputing_the_window(
         export = json.loads((run_dir / "export" / "export.json").read_text())
         assert row["kind"] == "step" and row["decision_invokes"] == FRAMES
         assert row["tflite_bytes"] == (run_dir / "export" / "model_int8.tflite").stat().st_size
+        assert_int8_interface(run_dir / "export" / "model_int8.tflite")
         assert row["tflite_bytes"] == paper[model]["tflite_bytes"]
         # The .tflite holds the int8 weights plus graph, quantization parameters and metadata.
         assert row["int8_weight_bytes"] < row["tflite_bytes"] < 1.5 * row["int8_weight_bytes"]

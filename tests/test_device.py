@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from test_firmware_helpers import require_tool
+from test_firmware_helpers import assert_int8_interface, require_tool
 
 from firmware_export.device.build import TABLES_CHECK, build_app, cmsis_dsp_sources
 from firmware_export.device.run import DeviceRun, run_harness
@@ -91,7 +91,7 @@ def mfcc_run(tmp_path_factory, test12_dir: Path) -> Path:
     train(TrainConfig(arch="ghost_gru", frontend="cmsis_mfcc", epochs=8,
                       split_dirs=[str(data)], speaker_split=[0.7, 0.15, 0.15], batch_size=32,
                       learning_rates=[5e-3, 2e-3, 5e-4], out_dir=str(root / "run")), verbose=0)
-    export_run(root / "run", calibration_clips=100)
+    assert_int8_interface(export_run(root / "run", calibration_clips=100).tflite_path)
     return root / "run"
 
 

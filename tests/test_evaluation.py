@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_firmware_helpers import assert_int8_interface
 
 from conftest import SHARED_DATA, copy_prepared_subset
 
@@ -31,7 +32,7 @@ def eval_run(tmp_path_factory, test12_dir: Path) -> Path:
                       speaker_split=[0.6, 0.2, 0.2], batch_size=32, learning_rates=[3e-3],
                       out_dir=str(root / "run")), verbose=0)
     qat_run(root / "run", epochs=1, verbose=0)
-    export_run(root / "run", calibration_clips=20)
+    assert_int8_interface(export_run(root / "run", calibration_clips=20).tflite_path)
     return root / "run"
 
 

@@ -9,9 +9,9 @@ import json
 
 import numpy as np
 import pytest
+from test_firmware_helpers import assert_int8_interface
 
 from firmware_export.pipeline import export_run
-from firmware_export.tflite_model import read_tflite
 from ghost_keras.quantization import qat_model_path, qat_run
 from ghost_keras.training import TrainConfig, train
 
@@ -47,12 +47,11 @@ def test_qat_int8_on_tflm_matches_qat_model(real_run):
     assert result.source == "qat"
     assert report.qat_accuracy == pytest.approx(qat_accuracy)
     assert report.agreement_qat >= 0.99, report.summary()
-    info = read_tflite(result.tflite_path)
+    info = assert_int8_interface(result.tflite_path)
     state_in = info.inputs[result.exported.state_inputs[0]]
     state_out = info.outputs[result.exported.state_outputs[0]]
     assert (state_in.scale, state_in.zero_point) == (state_out.scale, state_out.zero_point)
     assert state_in.scale == pytest.approx(1 / 128) and state_in.zero_point == 0
-    assert "QUANTIZE" not in info.ops and "DEQUANTIZE" not in info.ops
     saved = json.loads(result.json_path.read_text())
     assert saved["report"]["arena_bytes"] > 0 and saved["report"]["ops"] == list(info.ops)
 

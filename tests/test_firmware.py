@@ -12,6 +12,7 @@ from test_firmware_helpers import (
     TINY_FRONTEND,
     TINY_SETTINGS,
     TINY_TABLES,
+    assert_int8_interface,
     compile_host,
     run,
     tflite_interpreter,
@@ -51,7 +52,7 @@ def folder(model, tmp_path_factory):
 
 
 def test_model_info_matches_tflite_interpreter(model):
-    info = read_tflite(model)
+    info = assert_int8_interface(model)
     ref = tflite_interpreter(model)
     assert info.size_bytes == len(model)
     assert list(info.ops) == tflite_ops(model)

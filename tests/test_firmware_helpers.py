@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import ghost_keras  # noqa: F401  (selects tf-keras before TensorFlow is imported)
+from firmware_export.tflite_model import TfliteModelInfo, read_tflite
 from ghost_keras.features.config import FrontendConfig
 from ghost_keras.features.microfrontend_tables import microfrontend_tables
 
@@ -118,6 +119,22 @@ def tiny_model() -> bytes:
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     return bytes(converter.convert())
+
+
+def assert_int8_interface(model: bytes | str | os.PathLike) -> TfliteModelInfo:
+    """Asserts what the firmware needs of an exported model: int8 inputs and outputs, and no
+    QUANTIZE or DEQUANTIZE operator (the firmware feeds its int8 features and states directly;
+    a float edge would make it convert every frame). Returns the model's ``TfliteModelInfo``.
+
+    Args:
+        model: The .tflite bytes or path.
+    """
+    info = read_tflite(model)
+    converting = sorted({"QUANTIZE", "DEQUANTIZE"} & set(info.ops))
+    assert not converting, f"the model has {converting} operators; its ops: {info.ops}"
+    for tensor in (*info.inputs, *info.outputs):
+        assert tensor.dtype == "int8", f"{tensor.signature_name or tensor.name}: {tensor.type_name}"
+    return info
 
 
 @functools.lru_cache(maxsize=None)

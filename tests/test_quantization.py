@@ -12,7 +12,10 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (
     QuantizeWrapperV2,
 )
+from test_firmware_helpers import assert_int8_interface
 
+from firmware_export.convert import convert_model
+from firmware_export.verify import stream_logits
 from ghost_keras.layers import GhostGRU, GhostGRUCell, GhostLSTM, GhostLSTMCell
 from ghost_keras.models import build_model
 from ghost_keras.quantization import (
@@ -24,6 +27,8 @@ from ghost_keras.quantization import (
     quantize_model,
     quantize_scope,
 )
+from ghost_keras.step_runner import KerasStepRunner
+from ghost_keras.streaming import step_model
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*tf.lite.Interpreter is deprecated", "ignore:You are saving your model as an HDF5"
@@ -38,119 +43,9 @@ INT8_BUILTINS = {"FULLY_CONNECTED", "SPLIT", "SPLIT_V", "ADD", "SUB", "MUL", "LO
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def qat_step_model(model: keras.Model) -> keras.Model:
-    """``ghost_keras.streaming.step_model`` for QAT models: the same, plus the layer classes
-    tfmot adds (``QuantizeLayer`` on the input; ``QuantizeWrapperV2`` around frame-wise layers),
-    both called on the frame as they are."""
-    frame = keras.Input((int(model.input_shape[-1]),), name="frame")
-    x, state_inputs, state_outputs = frame, [], []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if isinstance(layer, keras.layers.RNN):
-            sizes = layer.cell.state_size
-            sizes = sizes if isinstance(sizes, (list, tuple)) else [sizes]
-            states = [keras.Input((int(s),), name=f"{layer.name}_state_{i}")
-                      for i, s in enumerate(sizes)]
-            x, new = layer.cell(x, states if len(states) > 1 else states[0], training=False)
-            state_inputs += states
-            state_outputs += list(new) if isinstance(new, (list, tuple)) else [new]
-        else:
-            assert isinstance(layer, (QuantizeLayer, QuantizeWrapperV2)), type(layer)
-            x = layer(x, training=False)
-    return keras.Model([frame, *state_inputs], [x, *state_outputs])
-
-
-def run_keras_steps(step: keras.Model, x: np.ndarray) -> np.ndarray:
-    states = [np.zeros((len(x), int(t.shape[-1])), np.float32) for t in step.inputs[1:]]
-    for t in range(x.shape[1]):
-        out = step([x[:, t], *states], training=False)
-        states = [np.asarray(s) for s in out[1:]]
-    return np.asarray(out[0])
-
-
-def _names(step: keras.Model) -> list[str]:
-    return ["frame"] + [f"state_{i}" for i in range(len(step.inputs) - 1)]
-
-
-def convert_step(step: keras.Model, frames: np.ndarray, states: list[np.ndarray]) -> bytes:
-    """Full-int8 conversion of the step as a concrete function (the firmware's form).
-
-    The flatbuffer's input order is not the function's (here the states come first), so the
-    representative dataset yields dicts keyed by the TensorSpec names, not positional lists.
-    """
-    names = _names(step)
-    specs = [tf.TensorSpec([1, int(t.shape[-1])], tf.float32, name=n)
-             for t, n in zip(step.inputs, names)]
-
-    @tf.function(input_signature=specs)
-    def fn(*args):
-        return {f"output_{i}": out for i, out in enumerate(step(list(args), training=False))}
-
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()],
-                                                                step)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    arrays = [frames, *states]
-
-    def representative():
-        for i in range(len(frames)):
-            yield {n: a[i:i + 1] for n, a in zip(names, arrays)}
-
-    converter.representative_dataset = representative
-    return converter.convert()
-
-
-def tflite_io(model_bytes: bytes, step: keras.Model):
-    """(op names, {step input position: (tflite input index, details)},
-    {step output position: (tflite output index, details)})."""
-    interpreter = tf.lite.Interpreter(model_content=model_bytes)
-    names = _names(step)
-    inputs = {names.index(d["name"].split("serving_default_")[1].split(":")[0]): (i, d)
-              for i, d in enumerate(interpreter.get_input_details())}
-    outputs = {int(d["name"].split(":")[1]): (i, d)
-               for i, d in enumerate(interpreter.get_output_details())}
-    ops = [op["op_name"] for op in interpreter._get_ops_details()]  # noqa: SLF001
-    return ops, inputs, outputs
-
-
-def _quantize(x, details):
-    scale, zero = details["quantization"]
-    return np.clip(np.round(x / scale) + zero, -128, 127).astype(np.int8)
-
-
-def _dequantize(q, details):
-    scale, zero = details["quantization"]
-    return (q.astype(np.float32) - zero) * scale
-
-
-def run_tflm(model_bytes: bytes, step: keras.Model, x: np.ndarray) -> np.ndarray:
-    """Final logits of each sequence on the TFLite Micro interpreter, frame by frame, carrying
-    the int8 states (requantized only if a state's input and output scales differ: PTQ)."""
-    from tflite_micro.python.tflite_micro import runtime
-
-    _, inputs, outputs = tflite_io(model_bytes, step)
-    interpreter = runtime.Interpreter.from_bytes(model_bytes, arena_size=64 * 1024)
-    n = len(inputs)
-    logits = []
-    for sequence in x:
-        states = [np.full((1, int(inputs[k][1]["shape"][-1])), inputs[k][1]["quantization"][1],
-                          np.int8) for k in range(1, n)]
-        for frame in sequence:
-            interpreter.set_input(_quantize(frame[None], inputs[0][1]), inputs[0][0])
-            for k in range(1, n):
-                interpreter.set_input(states[k - 1], inputs[k][0])
-            interpreter.invoke()
-            states = []
-            for k in range(1, n):
-                out = interpreter.get_output(outputs[k][0])
-                if outputs[k][1]["quantization"] != inputs[k][1]["quantization"]:
-                    out = _quantize(_dequantize(out, outputs[k][1]), inputs[k][1])
-                states.append(out)
-        logits.append(_dequantize(interpreter.get_output(outputs[0][0]), outputs[0][1])[0])
-    return np.array(logits)
+def last_step_outputs(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """The model's output after the last frame, run one frame at a time as its step model."""
+    return KerasStepRunner(step_model(model), batch=len(x)).run(x).outputs[:, -1]
 
 
 def sequence_task(n: int, seed: int, noise: float = 2.5):
@@ -238,7 +133,7 @@ def test_cells_in_float_mode_are_the_ghost_cells(ratio, cheap_op, reset_after):
 def test_state_has_the_fixed_int8_grid():
     keras.utils.set_random_seed(1)
     model = build_model("ghost_lstm", "S", input_shape=(FRAMES, FEATURES), num_labels=5)
-    step = qat_step_model(quantize_model(model, calibration_data=[X]))
+    step = step_model(quantize_model(model, calibration_data=[X]))
     big = [np.full((8, int(t.shape[-1])), 9.0, np.float32) for t in step.inputs[1:]]
     _, state, cell = (np.asarray(t) for t in step([X[:, 0], *big]))
     np.testing.assert_array_equal(state * 128, np.round(state * 128))  # scale 1/128
@@ -304,8 +199,7 @@ def test_h5_round_trip_keeps_outputs(tmp_path):
         loaded = keras.models.load_model(path)
     assert [type(a) for a in loaded.layers] == [type(a) for a in qat.layers]
     np.testing.assert_array_equal(loaded.predict(X, verbose=0), qat.predict(X, verbose=0))
-    np.testing.assert_array_equal(run_keras_steps(qat_step_model(loaded), X),
-                                  run_keras_steps(qat_step_model(qat), X))
+    np.testing.assert_array_equal(last_step_outputs(loaded, X), last_step_outputs(qat, X))
 
 
 # -- int8 export and TFLite Micro -------------------------------------------------------------
@@ -329,28 +223,26 @@ def test_qat_model_predicts_tflm_int8(arch):
     train = tf.data.Dataset.from_tensor_slices((x_train, y_train)).batch(64)
     fine_tune(qat, train, epochs=2, lr=1e-4, calibration_steps=10, verbose=0)
     qat_logits = qat.predict(x_test, verbose=0)
-    step = qat_step_model(qat)
-    np.testing.assert_allclose(run_keras_steps(step, x_test[:50]), qat_logits[:50], atol=1e-5)
+    np.testing.assert_allclose(last_step_outputs(qat, x_test[:50]), qat_logits[:50], atol=1e-5)
 
-    n_states = len(step.inputs) - 1
-    model_bytes = convert_step(step, x_test[:4, 0],
-                               [np.zeros((4, int(t.shape[-1])), np.float32)
-                                for t in step.inputs[1:]])
-    ops, tfl_inputs, tfl_outputs = tflite_io(model_bytes, step)
-    assert set(ops) <= INT8_BUILTINS, ops
-    for k in range(n_states + 1):
-        assert tfl_inputs[k][1]["dtype"] == np.int8 and tfl_outputs[k][1]["dtype"] == np.int8
+    # The conversion `ghost-kws export` ships, with logits out (no softmax) to compare to Keras.
+    exported = convert_model(qat, x_test[:4], probabilities=False)
+    assert (exported.kind, exported.source) == ("step", "qat")
+    info = assert_int8_interface(exported.tflite)
+    assert set(info.ops) <= INT8_BUILTINS, info.ops
     # Each state: the same scale and zero point in and out; the firmware copies it back.
+    assert len(exported.state_sizes) == (2 if arch == "lstm" else 1)  # LSTM: h, then c
     state_scales = [1 / 128, 4 / 128]
-    for k in range(1, n_states + 1):
-        assert tfl_inputs[k][1]["quantization"] == tfl_outputs[k][1]["quantization"]
-        assert tfl_inputs[k][1]["quantization"] == (state_scales[k - 1], 0)
+    for k, (i, o) in enumerate(zip(exported.state_inputs, exported.state_outputs)):
+        state_in, state_out = info.inputs[i], info.outputs[o]
+        assert (state_in.scale, state_in.zero_point) == (state_scales[k], 0)
+        assert (state_out.scale, state_out.zero_point) == (state_scales[k], 0)
 
     # Every int8 range comes from the QAT model: other representative data, the same bytes.
-    assert convert_step(step, x_test[10:11, 3], [np.full((1, int(t.shape[-1])), 0.5, np.float32)
-                                                  for t in step.inputs[1:]]) == model_bytes
+    assert convert_model(qat, x_test[10:11] + 0.5, probabilities=False).tflite == exported.tflite
 
-    tflm_logits = run_tflm(model_bytes, step, x_test)
+    # Each test sequence streamed through TFLite Micro as the firmware runs it.
+    tflm_logits = stream_logits(exported, x_test)[:, -1]
     agreement = float(np.mean(tflm_logits.argmax(1) == qat_logits.argmax(1)))
     accuracy = {name: float(np.mean(logits.argmax(1) == y_test)) for name, logits in
                 (("float", float_logits), ("qat", qat_logits), ("tflm", tflm_logits))}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_firmware_helpers import assert_int8_interface
 
 from firmware_export.firmware.recognizer import Detection
 from firmware_export.evaluate import (
@@ -169,9 +170,10 @@ def test_load_export_keeps_the_quantization_source():
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((10, 8)), keras.layers.Flatten(), keras.layers.Dense(12)])
-    exported = dataclasses.replace(
-        convert_model(model, np.random.default_rng(0).uniform(0, 4, (8, 10, 8)).astype("float32")),
-        source="qat")
+    converted = convert_model(model, np.random.default_rng(0).uniform(0, 4, (8, 10, 8))
+                              .astype("float32"))
+    assert_int8_interface(converted.tflite)
+    exported = dataclasses.replace(converted, source="qat")
     info = {"model": exported.to_dict(), "labels": list(LABELS_12),
             "frontend": FrontendConfig.microfrontend(num_channels=8).to_dict()}
     assert load_export((exported.tflite, info)).exported.source == "qat"
@@ -191,6 +193,7 @@ def test_window_model_reruns_the_last_frames_every_k_strides(capsys):
                               keras.layers.Dense(12)])
     exported = convert_model(model, rng.uniform(0, 4, (32, 10, 8)).astype("float32"))
     assert exported.kind == "window"
+    assert_int8_interface(exported.tflite)
     info = {"model": exported.to_dict(), "labels": list(LABELS_12),
             "frontend": FrontendConfig.microfrontend(num_channels=8).to_dict()}
     loaded = load_export((exported.tflite, info))

@@ -65,6 +65,30 @@ def test_frame_targets_errors():
         StreamTrainConfig(hold_ms=0)
 
 
+def test_per_frame_twin_is_built_from_the_layers_own_configs():
+    """A model no run config describes (two recurrent layers, a GRU without reset_after, a
+    hidden Dense): the twin's output at frame t is the clip model's on the first t frames."""
+    import tf_keras as keras
+
+    from ghost_keras.layers import GhostGRU
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, 6))
+    h = GhostGRU(8, ratio=2, return_sequences=True)(inputs)
+    h = keras.layers.GRU(5, reset_after=False)(h)
+    logits = keras.layers.Dense(3)(keras.layers.Dense(4, activation="relu")(h))
+    model = keras.Model(inputs, logits)
+    twin = _per_frame_twin(model)
+    x = np.random.default_rng(1).normal(size=(2, 12, 6)).astype(np.float32)
+    per_frame = twin(x).numpy()
+    assert per_frame.shape == (2, 12, 3)
+    for t in (1, 7, 12):
+        np.testing.assert_allclose(per_frame[:, t - 1], model(x[:, :t]).numpy(), atol=1e-5)
+    # A copy of the weights, not the same variables: training the twin leaves the model as is.
+    twin.layers[-1].kernel.assign_add(np.ones((4, 3), np.float32))
+    np.testing.assert_allclose(per_frame[:, -1], model(x).numpy(), atol=1e-5)
+
+
 def test_stream_examples_are_cut_from_the_truth_and_deterministic(exported_run: Path):
     config = json.loads((exported_run / "config.json").read_text())
     index = stream_index(config["train"]["split_dirs"][0], run_dir=exported_run)
@@ -110,7 +134,7 @@ def test_stream_training_lowers_the_per_frame_loss_and_keeps_a_clip_model(
 
     model = keras.models.load_model(out / "model.keras")
     assert model.output_shape == (None, len(LABELS_12))
-    twin = _per_frame_twin(model, config)
+    twin = _per_frame_twin(model)
     x = np.random.default_rng(0).normal(size=(3, 49, 40)).astype(np.float32)
     np.testing.assert_allclose(twin(x).numpy()[:, -1], model(x).numpy(), atol=1e-5)
 

@@ -149,3 +149,46 @@ def test_time_invoke_reports_microseconds(model):
     assert timing.repeats == 20
     assert 0 < timing.min_us <= timing.median_us
     assert timing.mean_us < 10_000  # a 4-op model: microseconds, not milliseconds
+
+
+def test_step_runner_feeds_the_state_bytes_back_as_the_firmware(model):
+    """TflmStepRunner gives what invoking the interpreter by hand gives, each new state fed
+    back unchanged; reset() starts again from the zero point; a state whose output has other
+    quantization than its input, and float inputs, are refused."""
+    from types import SimpleNamespace
+
+    info = read_tflite(model)
+    ins = [t.signature_name for t in info.inputs]
+    outs = [t.signature_name for t in info.outputs]
+    roles = SimpleNamespace(frame_input=ins.index("frame"), logits_output=outs.index("scores"),
+                            state_inputs=[ins.index("state")],
+                            state_outputs=[outs.index("new_state")])
+    runner = tflm.TflmStepRunner(tflm.TflmInterpreter(model, 16 * 1024), roles)
+    frames = tflm.quantize(np.random.default_rng(2).normal(size=(30, 10)), runner.frame_tensor)
+    run = runner.run(frames, return_states=True)
+    assert run.outputs.shape == (30, 4) and run.states[0].shape == (30, 16)
+
+    by_hand = tflm.TflmInterpreter(model, 16 * 1024)
+    state = np.full((1, 16), info.inputs[roles.state_inputs[0]].zero_point, np.int8)
+    for t, frame in enumerate(frames):
+        by_hand.set_input(roles.frame_input, frame)
+        by_hand.set_input(roles.state_inputs[0], state)
+        by_hand.invoke()
+        np.testing.assert_array_equal(run.outputs[t], by_hand.get_output(roles.logits_output)[0])
+        state = by_hand.get_output(roles.state_outputs[0])
+        np.testing.assert_array_equal(run.states[0][t], state[0])
+    assert len(np.unique(run.states[0], axis=0)) > 10  # the state moves: carrying it matters
+    assert runner.invoke_seconds > 0
+
+    carried = runner.run(frames[:5], return_states=True).states[0]  # from the 30th state on
+    runner.reset()
+    fresh = runner.run(frames[:5], return_states=True)
+    np.testing.assert_array_equal(fresh.outputs, run.outputs[:5])
+    assert not np.array_equal(carried, fresh.states[0])
+
+    swapped = SimpleNamespace(**{**vars(roles), "state_outputs": [roles.logits_output]})
+    with pytest.raises(ValueError, match="could not copy the state back"):
+        tflm.TflmStepRunner(runner.interpreter, swapped)
+    with pytest.raises(ValueError, match="quantize first"):
+        runner.run(np.zeros((3, 10), np.float32))
+

@@ -7,9 +7,9 @@ import re
 
 import numpy as np
 import pytest
+from test_firmware_helpers import assert_int8_interface
 
 from firmware_export.pipeline import export_run, write_run_firmware
-from firmware_export.tflite_model import read_tflite
 from ghost_keras.cli import main as cli_main
 from ghost_keras.data.synthetic import generate_dataset
 from ghost_keras.training import TrainConfig, evaluate, load_run, train
@@ -60,11 +60,10 @@ def test_training_is_deterministic_for_a_seed(tiny_run, tmp_path):
 def test_export_and_firmware_from_the_run(tiny_run, tmp_path):
     result, _ = tiny_run
     export = export_run(result.run_dir)
-    info = read_tflite(export.tflite_path)
+    info = assert_int8_interface(export.tflite_path)
     assert export.exported.kind == "step" and info.size_bytes == export.report.model_bytes
     assert set(info.ops) <= {"FULLY_CONNECTED", "SPLIT", "SPLIT_V", "ADD", "SUB", "MUL",
-                             "LOGISTIC", "TANH", "STRIDED_SLICE", "CONCATENATION", "SOFTMAX",
-                             "QUANTIZE", "DEQUANTIZE"}
+                             "LOGISTIC", "TANH", "STRIDED_SLICE", "CONCATENATION", "SOFTMAX"}
     assert export.report.arena_bytes > 0 and export.report.invoke_us > 0
     state_in = info.inputs[export.exported.state_inputs[0]]
     state_out = info.outputs[export.exported.state_outputs[0]]
@@ -84,6 +83,47 @@ def test_export_and_firmware_from_the_run(tiny_run, tmp_path):
     default = (tmp_path / "fw" / "model_settings.h").read_text()
     assert re.search(r"#define KWS_DETECTION_THRESHOLD +154 ", header)  # round(0.6 * 256)
     assert re.search(r"#define KWS_DETECTION_THRESHOLD +205 ", default)  # round(0.8 * 256)
+
+
+def test_demo_command_trains_exports_and_writes_the_firmware(tmp_path, capsys):
+    """`ghost-kws demo` at tiny settings (a small synthetic set, one epoch, post-training
+    quantization: QAT fine-tuning alone would double the time; test_quantization covers it):
+    the run folder, its int8 export, the firmware folder, and a summary whose figures are the
+    ones those files hold."""
+    data = generate_dataset(tmp_path / "data", unknown_words=["cat", "dog"], clips_per_word=10,
+                            seed=1)
+    out = tmp_path / "demo"
+    assert cli_main(["demo", "--data", str(data), "--arch", "gru", "--epochs", "1",
+                     "--qat-epochs", "0", "--out", str(out), "--verbose", "0"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+
+    for name in ("model.keras", "config.json", "metrics.json", "history.json",
+                 "export/export.json", "export/model_int8.tflite"):
+        assert (out / name).is_file(), name
+    assert not (out / "qat").exists()
+    train_config = json.loads((out / "config.json").read_text())["train"]
+    assert (train_config["arch"], train_config["epochs"]) == ("gru", 1)
+    info = assert_int8_interface(out / "export" / "model_int8.tflite")
+    export = json.loads((out / "export" / "export.json").read_text())
+    report, metrics = export["report"], json.loads((out / "metrics.json").read_text())
+    assert export["source"] == "float" and report["model_bytes"] == info.size_bytes
+    assert {"model_data.cc", "model_data.h", "model_settings.h", "model_ops.h", "kws_main.cc",
+            "Makefile"} <= {f.name for f in (out / "firmware").iterdir()}
+
+    assert printed[-6:-1] == [
+        f"gru-S on Speech Commands, {report['clips']} test clips",
+        f"float test accuracy {metrics['test_accuracy']:.1%} | QAT - | int8 on TFLM "
+        f"{report['accuracy']:.1%} (top-1 agreement with the float model "
+        f"{report['agreement_float']:.1%})",
+        f"model {info.size_bytes:,} B flash | TFLM arena {report['arena_bytes']:,} B (header "
+        f"{report['arena_recommended']:,} B) | {metrics['profile']['params']:,} params | "
+        f"{metrics['profile']['macs_per_frame']:,} MACs per frame | {report['invoke_us']:.0f} us "
+        "per invoke on this host",
+        f"plots: {out / 'learning_curves.png'}, {out / 'confusion_matrix.png'}",
+        f"firmware folder: {out / 'firmware'}",
+    ]
+    assert (out / "learning_curves.png").is_file() and (out / "confusion_matrix.png").is_file()
+    assert re.fullmatch(r"wall time \d+\.\d min", printed[-1])
 
 
 def test_cli_reports_missing_run_clearly(tmp_path, capsys):

@@ -17,12 +17,7 @@ import numpy as np
 from firmware_export.convert import ExportedModel
 from firmware_export.feature_quantizer import FeatureQuantizer
 from firmware_export.pipeline import EXPORT_JSON, TFLITE_FILE
-from firmware_export.tflm import (
-    TflmArenaTooSmallError,
-    TflmInterpreter,
-    quantize,
-)
-from firmware_export.verify import check_state_quantization
+from firmware_export.tflm import TflmArenaTooSmallError, TflmInterpreter, TflmStepRunner
 from ghost_keras.data.audio import read_clip
 from ghost_keras.features import FrontendConfig, to_int16
 from ghost_keras.features.stream import stream_features
@@ -32,9 +27,11 @@ from ghost_keras.progress import Progress
 DEFAULT_FLOAT_WINDOW_EVERY = 5
 #: The int8 softmax output's quantization: probability = (int8 + 128) / 256.
 SOFTMAX_SCALE, SOFTMAX_ZERO_POINT = 1.0 / 256.0, -128
-#: TFLM frames between two progress updates (5 s of audio at 20 ms): the invoke loop is the
-#: hot path, so the progress line is not asked at every frame.
+#: Frames between two progress updates of a step run (5 s of audio at 20 ms strides): the
+#: runner runs a block at a time, its state carried across blocks.
 PROGRESS_FRAMES = 250
+#: Windows quantized and run together by :func:`run_tflm`.
+_WINDOW_BATCH = 1024
 
 
 class StreamError(ValueError):
@@ -189,64 +186,37 @@ def run_tflm(exported: ExportedModel, features: np.ndarray, times_ms: np.ndarray
     if features.ndim != 2 or features.shape[1] != exported.feature_dim:
         raise StreamError(f"features {features.shape} do not fit the model "
                           f"({exported.feature_dim} features per frame)")
-    interp = _interpreter(exported.tflite)
-    raw = interp._interp  # the bare wheel calls: the wrapper's checks cost more than a step
-    frame_t = interp.inputs[exported.frame_input]
-    scores_t = interp.outputs[exported.logits_output]
+    runner = TflmStepRunner(_interpreter(exported.tflite), exported)
+    frame_t, scores_t = runner.frame_tensor, runner.output_tensor
     quantizer = FeatureQuantizer.for_model(frame_t, frontend)
     if np.dtype(scores_t.dtype) != np.int8:
         raise StreamError(f"the score output is {scores_t.dtype}, expected int8: re-export")
-    invoke_s = 0.0
-    perf = time.perf_counter
-
-    def invoke() -> None:
-        nonlocal invoke_s
-        t0 = perf()
-        try:
-            raw.invoke()
-        except RuntimeError:
-            interp.invoke()  # raises TflmError with TFLM's log
-        invoke_s += perf() - t0
-
     with Progress(name, unit="invokes", verbose=verbose) as bar:
         if exported.kind == "step":
             every = 1
-            check_state_quantization(exported, interp)
-            fq = quantizer.quantize(features).reshape(len(features), *frame_t.shape)
-            fq = np.ascontiguousarray(fq)
-            states = [np.ascontiguousarray(quantize(np.zeros(t.shape, np.float32), t))
-                      for t in (interp.inputs[i] for i in exported.state_inputs)]
-            out = np.empty((len(features), exported.num_labels), np.int8)
-            fi, si, so, li = (exported.frame_input, exported.state_inputs, exported.state_outputs,
-                              exported.logits_output)
-            for t in range(len(fq)):
-                if t % PROGRESS_FRAMES == 0:
-                    bar.update(t, len(fq))
-                raw.set_input(fq[t], fi)
-                for s, index in zip(states, si):
-                    raw.set_input(s, index)
-                invoke()
-                out[t] = np.asarray(raw.get_output(li)).reshape(-1)
-                states = [np.array(raw.get_output(i)) for i in so]
             ends = np.arange(len(features))
+            fq = quantizer.quantize(features)
+            blocks = []
+            for start in range(0, len(fq), PROGRESS_FRAMES):
+                bar.update(start, len(fq))
+                blocks.append(runner.run(fq[start:start + PROGRESS_FRAMES]).outputs)
+            out = np.concatenate(blocks or [np.empty((0, exported.num_labels), np.int8)])
         elif exported.kind == "window":
             ends = _result_frames(len(features), every)
             view = _padded_windows(features, exported.frames)
-            out = np.empty((len(ends), exported.num_labels), np.int8)
-            for n, end in enumerate(ends):
-                if n % PROGRESS_FRAMES == 0:
-                    bar.update(n, len(ends))
-                window = quantizer.quantize(view[end].T)  # [frames, F]
-                raw.set_input(np.ascontiguousarray(window.reshape(frame_t.shape)),
-                              exported.frame_input)
-                invoke()
-                out[n] = np.asarray(raw.get_output(exported.logits_output)).reshape(-1)
+            # Quantized a batch at a time: all of an hour's windows at once would take gigabytes.
+            blocks = []
+            for i in range(0, len(ends), _WINDOW_BATCH):
+                bar.update(i, len(ends))
+                batch = view[ends[i:i + _WINDOW_BATCH]].transpose(0, 2, 1)  # [n, frames, F]
+                blocks.append(runner.run(quantizer.quantize(batch)).outputs)
+            out = np.concatenate(blocks or [np.empty((0, exported.num_labels), np.int8)])
         else:
             raise StreamError(f"unknown model kind {exported.kind!r} (expected step or window)")
         bar.update(len(ends), len(ends))
     scores = (out.astype(np.int16) + 128).astype(np.uint8)
     return ScoreRun(name, exported.kind, np.asarray(times_ms)[ends], scores, every, len(ends),
-                    invoke_s, float(scores_t.scale), int(scores_t.zero_point))
+                    runner.invoke_seconds, float(scores_t.scale), int(scores_t.zero_point))
 
 
 def stream_scores(source: str | os.PathLike | tuple[bytes, dict] | LoadedExport,
@@ -288,35 +258,28 @@ def run_float_step(model, features: np.ndarray, times_ms: np.ndarray, chunk: int
     """The float Keras model as a step model (``ghost_keras.streaming.step_model``) over the
     whole stream, its state carried from the first frame to the last (never reset).
     ``verbose``: a progress line (:mod:`ghost_keras.progress`)."""
-    import tensorflow as tf
 
-    from ghost_keras.streaming import step_model, zero_states
+    Args:
+        model: The float Keras model of the run.
+        features: ``[T, features]`` of the stream.
+        times_ms: ``[T]`` firmware timestamps of the frames.
+        chunk: Frames per compiled scan (the state is carried across chunks).
+        name: The run's name in tables.
+    """
+    from ghost_keras.step_runner import KerasStepRunner
+    from ghost_keras.streaming import step_model
 
-    step = step_model(model)
-    states = [tf.constant(s) for s in zero_states(step, 1)]
-    num_states = len(states)
-
-    @tf.function
-    def run_chunk(frames, *carry):
-        def body(acc, frame):
-            out = step([frame[None], *acc[1:]], training=False)
-            return (out[0], *out[1:])
-
-        init = (tf.zeros([1, int(step.outputs[0].shape[-1])]), *carry)
-        outs = tf.scan(body, frames, initializer=init)
-        return outs[0][:, 0], [o[-1] for o in outs[1:]]
-
-    features = np.asarray(features, np.float32)
-    logits = []
+    runner = KerasStepRunner(step_model(model), chunk=chunk)
     t0 = time.perf_counter()
+    frames = np.asarray(features, np.float32)[None]
+    blocks = []
     with Progress(name, len(features), unit="frames", verbose=verbose) as bar:
         for start in range(0, len(features), chunk):
-            out, states = run_chunk(tf.constant(features[start : start + chunk]), *states)
-            logits.append(out.numpy())
-            assert len(states) == num_states
-            bar.update(start + len(out))
+            blocks.append(runner.run(frames[:, start:start + chunk]).outputs[0])
+            bar.update(start + len(blocks[-1]))
+    logits = (np.concatenate(blocks) if blocks
+              else np.zeros((0, int(runner.step.outputs[0].shape[-1])), np.float32))
     seconds = time.perf_counter() - t0
-    logits = np.concatenate(logits) if logits else np.zeros((0, step.outputs[0].shape[-1]))
     p = logits if _outputs_probabilities(model) else _softmax(logits)
     return ScoreRun(name, "step", np.asarray(times_ms), probabilities_to_scores(p), 1,
                     len(features), seconds)
