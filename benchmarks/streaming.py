@@ -270,8 +270,8 @@ def plot_result(result: dict[str, Any], out: Path) -> list[str]:
     probability = RECOGNIZER_DEFAULTS["detection_probability"]
     curves = result.get("det") or _summary_curves(result["summary"], probability)
     deployed = "tflm_int8"
-    title = f"{result['stream']['minutes']:g}-min stream, test speakers, " \
-            f"{result['stream']['snr_db']:g} dB SNR"
+    stream = result["stream"]
+    title = f"{stream['minutes']:g}-min stream, test speakers, {stream['snr_db']:g} dB SNR"
     if not result.get("det"):
         title += ("\ndrawn from the summary rows (FRR at ≤ "
                   + ", ".join(map(str, FA_PER_HOUR_POINTS)) + f" FA/h and at p = {probability:g}):"

@@ -143,8 +143,9 @@ def det_figure(curves: dict[str, list[dict[str, Any]]], title: str = "",
             continue
         line, mark = drawn
         colours[name] = line.get_color()
-        if mark:
-            line.set_label(f"{name}: FRR {mark[1]:.2f} at {mark[0]:,.3g} FA/h")
+        if mark:  # whole FA/h from 10 up (a 60-min stream counts them), 2 digits below
+            fa = f"{mark[0]:,.0f}" if mark[0] >= 10 else f"{mark[0]:.2g}"
+            line.set_label(f"{name}: FRR {mark[1]:.2f} at {fa} FA/h")
         else:
             line.set_label(name)
     styles: dict[str, str] = {}
@@ -164,7 +165,7 @@ def det_figure(curves: dict[str, list[dict[str, Any]]], title: str = "",
                                 for scorer, s in styles.items()] + ring,
                        fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13))
     axes[0].set_ylabel("false rejection rate")
-    # FRR from a tenth below the lowest point to 1: the curves' differences fill the panel.
+    # FRR from the tenth at least 0.05 below the lowest point to 1: the curves fill the panel.
     frrs = [y for _, y, _ in _points(every)]
     axes[0].set_ylim(max(0.0, np.floor(10 * min(frrs, default=0.0) - 0.5) / 10), 1.0)
     for ax in axes:
