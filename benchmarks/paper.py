@@ -7,7 +7,6 @@ figures, and a Pareto plot (accuracy against flash and MACs).
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from pathlib import Path
 from typing import Any
@@ -127,26 +126,6 @@ def _pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]
     return front
 
 
-def _log_ticks(lo: float, hi: float) -> list[float]:
-    """At least three round tick values in [lo, hi] for a log axis: 1-2-5 per decade, denser
-    when the range is short (matplotlib's log locator leaves a range inside one decade with
-    one label or falls back to crowded linear ones).
-
-    Example:
-        >>> _log_ticks(38, 650)
-        [50.0, 100.0, 200.0, 500.0]
-        >>> _log_ticks(2.4, 4.6)
-        [2.5, 3.0, 4.0]
-    """
-    for mantissas in ((1, 2, 5), (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)):
-        ticks = [float(f"{m * 10.0 ** k:.6g}") for k in range(math.floor(math.log10(lo)),
-                                                              math.ceil(math.log10(hi)) + 1)
-                 for m in mantissas if lo <= m * 10.0 ** k <= hi]
-        if len(ticks) >= 3:
-            break
-    return ticks
-
-
 def _plot_pareto(runs: list[dict[str, Any]], path: Path) -> None:
     """int8 accuracy on TFLM against flash and against MACs: each seed a small dot, each
     model's mean over seeds a marker with its spread, the front of the means dashed; one
@@ -154,7 +133,7 @@ def _plot_pareto(runs: list[dict[str, Any]], path: Path) -> None:
     size)."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-    from ghost_keras.plots import plt, save_figure
+    from ghost_keras.plots import log_ticks, plt, save_figure
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True, layout="constrained")
     models = list(dict.fromkeys(r["model"] for r in runs))
@@ -176,7 +155,7 @@ def _plot_pareto(runs: list[dict[str, Any]], path: Path) -> None:
         ax.plot(*zip(*_pareto_front(means)), color="0.5", ls="--", lw=1, zorder=0)
         ax.set_xscale("log")
         ax.margins(x=0.08)  # the cheapest and dearest markers clear of the frame
-        ax.xaxis.set_major_locator(FixedLocator(_log_ticks(*ax.get_xlim())))
+        ax.xaxis.set_major_locator(FixedLocator(log_ticks(*ax.get_xlim())))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(label)

@@ -84,7 +84,9 @@ def _fa_axis(axes: Sequence[Any], xs: list[float]) -> float | None:
     """A log FA/h axis on every panel, with a "0" column at its left edge when some point
     has none (a log axis cannot draw 0, and a symlog axis stretches 0-1 FA/h over as much
     room as a decade). Returns the x at which 0 FA/h is drawn (None: no such point)."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    from ghost_keras.plots import log_ticks
 
     positive = [x for x in xs if x > 0]
     lo = 10.0 ** np.floor(np.log10(min(positive))) if positive else 1.0
@@ -95,8 +97,10 @@ def _fa_axis(axes: Sequence[Any], xs: list[float]) -> float | None:
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xlim((zero_x or lo) / 1.6, hi)
-        ax.xaxis.set_major_locator(FixedLocator(([zero_x] if zero_x else []) + decades))
+        ax.xaxis.set_major_locator(FixedLocator(([zero_x] if zero_x else [])
+                                                + log_ticks(lo, hi)))
         ax.xaxis.set_minor_locator(FixedLocator(minor))
+        ax.xaxis.set_minor_formatter(NullFormatter())  # the log axis would label minor ticks
         ax.xaxis.set_major_formatter(FuncFormatter(
             lambda v, _: "0" if zero_x and abs(v - zero_x) < 1e-12 else f"{v:,g}"))
         if zero_x:  # shade the 0 column so it does not read as a point on the log scale
