@@ -359,6 +359,13 @@ def test_report_plots_redraws_paper_and_streaming_plots_from_their_json(tmp_path
     assert [(c["fa_per_hour"], c["frr"], c["probability"])
             for c in curves["gru_S clip"]["tflm_int8"]] == [(1.0, 0.9, None), (5.0, 0.8, None),
                                                             (42.0, 0.7, 0.8)]
+    # a result that kept its curves (det) is drawn from them
+    det = [{"probability": p, "frr": f, "fa_per_hour": fa}
+           for p, f, fa in ((0.5, 0.5, 30.0), (0.8, 0.7, 4.0), (0.9, 0.9, 0.0))]
+    full = {"summary": rows, "stream": stream,
+            "det": {"gru_S clip": {"tflm_int8": det, "float_step": det}}}
+    assert bench_streaming.plot_result(full, tmp_path / "full") == ["streaming_det.png"]
+    assert (tmp_path / "full" / "streaming_det.png").read_bytes()[:8] == PNG
 
 
 def test_deploy_and_redundancy_need_trained_runs_outside_quick_mode(tmp_path):
