@@ -87,27 +87,82 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
             "int8_from": first["int8_source"],
             "published": PUBLISHED.get(f"{first['arch']}_{first['size']}", ""),
         })
-    _plot_pareto(runs, out / "paper_pareto.png")
-    return {"runs": runs, "summary": summary, "epochs": epochs, "qat_epochs": qat_epochs,
-            "learning_rates": rates, "plots": ["paper_pareto.png"]}
+    result = {"runs": runs, "summary": summary, "epochs": epochs, "qat_epochs": qat_epochs,
+              "learning_rates": rates}
+    return {**result, "plots": plot_result(result, out)}
+
+
+#: Marker of each family in the Pareto plot (colour: the model).
+MARKERS = {"gru": "o", "ghost_gru": "^", "lstm": "s", "ghost_lstm": "v", "ds_cnn": "D"}
+
+
+def plot_result(result: dict[str, Any], out: Path) -> list[str]:
+    """Draws the suite's Pareto plot from its result (the suite's return value or its saved
+    JSON) into ``out``.
+
+    Args:
+        result: the suite's result (its ``runs``).
+        out: the folder of the PNG.
+
+    Returns:
+        The names of the PNGs written.
+    """
+    path = out / "paper_pareto.png"
+    _plot_pareto(result["runs"], path)
+    return [path.name]
+
+
+def _pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no cheaper point beats in accuracy, cheapest first.
+
+    Example:
+        >>> _pareto_front([(1, 70.0), (2, 65.0), (3, 80.0)])
+        [(1, 70.0), (3, 80.0)]
+    """
+    front: list[tuple[float, float]] = []
+    for x, y in sorted(points):
+        if not front or y > front[-1][1]:
+            front.append((x, y))
+    return front
 
 
 def _plot_pareto(runs: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib.pyplot as plt
+    """int8 accuracy on TFLM against flash and against MACs: each seed a small dot, each
+    model's mean over seeds a marker with its spread, the front of the means dashed; one
+    legend beside the panels (labels on the points would collide where models share a
+    size)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-    from ghost_keras.plots import save_figure
+    from ghost_keras.plots import log_ticks, plt, save_figure
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key, label in ((axes[0], "tflite_bytes", "int8 flash bytes"),
-                           (axes[1], "macs_per_decision", "MACs per 1-s decision")):
-        for model in dict.fromkeys(r["model"] for r in runs):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True, layout="constrained")
+    models = list(dict.fromkeys(r["model"] for r in runs))
+    # Flash in kB and MACs in millions keep the tick labels short.
+    for ax, key, scale, label in ((axes[0], "tflite_bytes", 1e3, "int8 flash (kB, log scale)"),
+                                  (axes[1], "macs_per_decision", 1e6,
+                                   "million MACs per 1-s decision (log scale)")):
+        means = []
+        for colour, model in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 2, models):
             group = [r for r in runs if r["model"] == model]
-            xs = [r[key] for r in group]
+            x = group[0][key] / scale  # one graph per model: every seed has the same cost
             ys = [100 * r["int8_tflm_accuracy"] for r in group]
-            ax.scatter(xs, ys, label=model)
+            ax.scatter([x] * len(ys), ys, s=12, color=colour, alpha=0.45, lw=0)
+            mean, spread = _mean_std(ys)
+            ax.errorbar([x], [mean], yerr=[spread] if len(ys) > 1 else None, color=colour,
+                        marker=MARKERS.get(group[0]["arch"], "o"), ms=8, capsize=3,
+                        ls="none", label=f"{model} ({len(ys)} seed{'s' * (len(ys) > 1)})")
+            means.append((x, mean))
+        ax.plot(*zip(*_pareto_front(means)), color="0.5", ls="--", lw=1, zorder=0)
         ax.set_xscale("log")
+        ax.margins(x=0.08)  # the cheapest and dearest markers clear of the frame
+        ax.xaxis.set_major_locator(FixedLocator(log_ticks(*ax.get_xlim())))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(label)
-        ax.set_ylabel("int8 accuracy on TFLM (%)")
-        ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("int8 accuracy on TFLM (%)")
+    front = plt.Line2D([], [], color="0.5", ls="--", lw=1, label="Pareto front of the means")
+    fig.legend(handles=axes[0].get_legend_handles_labels()[0] + [front],
+               loc="outside right upper", fontsize=8)
+    fig.suptitle("Accuracy against cost (dots: seeds; markers: mean ± std over seeds)")
     save_figure(fig, path)

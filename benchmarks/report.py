@@ -31,6 +31,10 @@ MAX_PNG_WIDTH = 1200
 #: Plots of result files written before suites listed them under ``plots``.
 DEFAULT_PLOTS = {"paper": ["paper_pareto.png"]}
 
+#: Suites whose plots ``--plots`` re-draws from their JSON: the module whose
+#: ``plot_result(result, out)`` the suite itself draws them with.
+REPLOT_MODULES = {"paper": "benchmarks.paper", "streaming": "benchmarks.streaming"}
+
 TITLES = {
     "paper": "GRU vs GhostGRU, trained the same way (the paper's comparison)",
     "deploy": "Deployment: flash, arena, ops and streaming cost on TFLite Micro",
@@ -222,6 +226,26 @@ def _streaming_details(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def replot(results_dir: Path) -> list[str]:
+    """Re-draws into ``results_dir`` the plots of each suite result there that
+    :data:`REPLOT_MODULES` names, from the JSON alone (no training, no benchmark run).
+
+    Args:
+        results_dir: a folder of suite JSON files (``benchmarks.run --out``).
+
+    Returns:
+        The names of the PNGs written.
+    """
+    import importlib
+
+    written = []
+    for result in load_results(results_dir):
+        module = REPLOT_MODULES.get(result["suite"])
+        if module:
+            written += importlib.import_module(module).plot_result(result, results_dir)
+    return written
+
+
 def suite_section(result: dict[str, Any], results_dir: Path, image_dir: Path,
                   written: list[Path]) -> str:
     name = result["suite"]
@@ -327,10 +351,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="docs/results.md", help="Markdown page to write")
     parser.add_argument("--update", action="store_true",
                         help="keep the page's sections of suites that have no JSON here")
+    parser.add_argument("--plots", action="store_true",
+                        help="first re-draw the plots of the " + ", ".join(REPLOT_MODULES)
+                        + " suites in RESULTS from their JSON (nothing is re-run)")
     args = parser.parse_args(argv)
     results_dir, out = Path(args.results), Path(args.out)
     if not results_dir.is_dir():
         raise SystemExit(f"{results_dir} is not a folder of benchmark results")
+    if args.plots:
+        print(f"re-drew {', '.join(replot(results_dir)) or 'no plots'} in {results_dir}")
     command = "python -m benchmarks.report " + " ".join(sys.argv[1:] if argv is None else argv)
     render(results_dir, out, command, update=args.update)
     print(f"wrote {out} ({len(load_results(results_dir))} suites, plots in {out.with_suffix('')})")

@@ -17,7 +17,8 @@ Per scorer: FRR at 1, 5 and 20 false accepts per hour read off the DET curve (th
 among thresholds whose FA/h is at most that; ``-`` when no threshold gets that low), FRR and
 FA/h at the firmware's threshold, FRR and FA/h in the first and the last tenth of the stream at
 the 20 FA/h operating point (drift of the carried state), and MACs and host time per second of
-audio. The DET curves of all scorers go into one PNG.
+audio. The DET curves go into one PNG (:func:`plot_result`) and, per scorer, into the
+result's ``det`` (so the PNG can be re-drawn from the JSON).
 
 Clip-trained runs are reused from ``<out>/runs/`` when the ``paper`` suite (same ``--out``,
 same ``--epochs``) has made them; missing ones are trained here the same way. A
@@ -165,7 +166,7 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                     ) -> dict[str, Any]:
     """The suite's rows (model, training, scorer), checks, evaluations and DET plot."""
     from firmware_export.pipeline import export_run
-    from firmware_export.evaluate import plot_det, stream_eval
+    from firmware_export.evaluate import stream_eval
     from ghost_keras.stream_training import StreamTrainConfig, stream_train
 
     tiny = tiny_mode(quick)
@@ -179,7 +180,7 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     seed = 0
     specs = [s for s in STREAMING_SPECS if not models or spec_name(*s) in models]
     wav, csv = _test_stream(out, data, minutes, seed)
-    rows, evals, curves = [], {}, {}
+    rows, evals, curves = [], {}, {}  # curves: "<model> <training>" -> scorer -> DET points
     for arch, size, ratio in specs:
         name = spec_name(arch, size, ratio)
         clip_dir = run_folder(out, arch, size, ratio, seed)
@@ -208,27 +209,77 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
             key = f"{name}_{training}"
             evals[key] = {"run_dir": str(run_dir), "json": result.get("json"),
                           "agreement": result["agreement"]}
-            for scorer, run in result["runs"].items():
-                curves[f"{name} {training} {scorer}"] = run["det"]
+            curves[f"{name} {training}"] = {
+                scorer: [{k: c[k] for k in ("probability", "frr", "fa_per_hour")}
+                         for c in run["det"]] for scorer, run in result["runs"].items()}
             progress(f"streaming {name} {training}-trained: scored in "
                      f"{(time.perf_counter() - started) / 60:.1f} min")
             new = _summary_rows(name, training, result)
             for r in new:
                 print(json.dumps(r), flush=True)
             rows.extend(new)
-    plot = out / "streaming_det.png"
-    plot_det(curves, plot, title=f"{minutes:g}-min stream, test speakers, 10 dB SNR")
     truth_lines = csv.read_text().splitlines()[1:]
     keywords = sum(1 for line in truth_lines
                    if not line.startswith(("_silence_", "_unknown_")))
-    return {"summary": rows, "checks": _checks(rows), "evals": evals,
-            "stream": {"wav": str(wav), "truth": str(csv), "minutes": minutes,
-                       "keywords": keywords, "items": len(truth_lines), "snr_db": 10.0},
-            "stream_training": stream_config.to_dict(), "epochs": epochs,
-            "thresholds": list(STREAM_THRESHOLDS), "parts": PARTS,
-            "plots": [plot.name], "cpu_count": os.cpu_count(),
-            "fa_per_hour_points": list(FA_PER_HOUR_POINTS),
-            "note": "frr_at_Xfa_h: lowest FRR over the DET thresholds with FA/h <= X; "
-                    "first/last tenth: the stream's first and last 10% by time, at the "
-                    f"threshold drift_probability of frr_at_{DRIFT_FA_PER_HOUR}fa_h"}
+    suite = {"summary": rows, "checks": _checks(rows), "evals": evals, "det": curves,
+             "stream": {"wav": str(wav), "truth": str(csv), "minutes": minutes,
+                        "keywords": keywords, "items": len(truth_lines), "snr_db": 10.0},
+             "stream_training": stream_config.to_dict(), "epochs": epochs,
+             "thresholds": list(STREAM_THRESHOLDS), "parts": PARTS,
+             "cpu_count": os.cpu_count(),
+             "fa_per_hour_points": list(FA_PER_HOUR_POINTS),
+             "note": "frr_at_Xfa_h: lowest FRR over the DET thresholds with FA/h <= X; "
+                     "first/last tenth: the stream's first and last 10% by time, at the "
+                     f"threshold drift_probability of frr_at_{DRIFT_FA_PER_HOUR}fa_h"}
+    return {**suite, "plots": plot_result(suite, out)}
+
+
+def _summary_curves(rows: list[dict[str, Any]], probability: float
+                    ) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """DET points of each scorer read off the summary rows, for results saved before the suite
+    kept its curves: FRR at each FA/h budget (probability unknown) and at the firmware's
+    probability."""
+    curves: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for row in rows:
+        points = [{"probability": None, "fa_per_hour": float(x), "frr": row[f"frr_at_{x}fa_h"]}
+                  for x in FA_PER_HOUR_POINTS]
+        points.append({"probability": probability, "fa_per_hour": row["fa_h_p08"],
+                       "frr": row["frr_p08"]})
+        curves.setdefault(f"{row['model']} {row['training']}", {})[row["scorer"]] = sorted(
+            (c for c in points if c["frr"] is not None and c["fa_per_hour"] is not None),
+            key=lambda c: c["fa_per_hour"])
+    return curves
+
+
+def plot_result(result: dict[str, Any], out: Path) -> list[str]:
+    """Draws the suite's DET plot from its result (the suite's return value or its saved JSON)
+    into ``out``: each model at its deployed scorer (int8 on TFLM) with the firmware's
+    operating point marked, the float baselines in a second panel. Results without the
+    per-threshold curves (saved before the suite kept them) are drawn from their summary rows.
+
+    Args:
+        result: the suite's result (``summary``, ``stream`` and, if saved, ``det``).
+        out: the folder of the PNG.
+
+    Returns:
+        The names of the PNGs written.
+    """
+    from firmware_export.evaluate import plot_det
+    from firmware_export.pipeline import RECOGNIZER_DEFAULTS
+
+    probability = RECOGNIZER_DEFAULTS["detection_probability"]
+    curves = result.get("det") or _summary_curves(result["summary"], probability)
+    deployed = "tflm_int8"
+    stream = result["stream"]
+    title = f"{stream['minutes']:g}-min stream, test speakers, {stream['snr_db']:g} dB SNR"
+    if not result.get("det"):
+        title += ("\ndrawn from the summary rows (FRR at ≤ "
+                  + ", ".join(map(str, FA_PER_HOUR_POINTS)) + f" FA/h and at p = {probability:g}):"
+                  " this result has no per-threshold curves")
+    plot = out / "streaming_det.png"
+    plot_det({name: runs[deployed] for name, runs in curves.items() if deployed in runs},
+             plot, title=title, mark_probability=probability,
+             baselines={name: {s: c for s, c in runs.items() if s != deployed}
+                        for name, runs in curves.items()})
+    return [plot.name]
 

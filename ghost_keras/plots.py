@@ -1,8 +1,10 @@
-"""PNG plots of runs: learning curves and confusion matrices (matplotlib, no display needed)."""
+"""PNG plots of runs: learning curves and confusion matrices (matplotlib, no display needed),
+and the helpers every plot of the package uses."""
 
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -18,6 +20,30 @@ def save_figure(fig: plt.Figure, path: str | Path) -> Path:
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """At least three round tick values in [lo, hi] for a log axis: 1-2-5 per decade, denser
+    when the range is short (matplotlib's log locator leaves a range inside one decade with
+    one label or falls back to crowded linear ones).
+
+    Args:
+        lo: the lowest value a tick may have (> 0).
+        hi: the highest.
+
+    Example:
+        >>> log_ticks(38, 650)
+        [50.0, 100.0, 200.0, 500.0]
+        >>> log_ticks(2.4, 4.6)
+        [2.5, 3.0, 4.0]
+    """
+    for mantissas in ((1, 2, 5), (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)):
+        ticks = [float(f"{m * 10.0 ** k:.6g}") for k in range(math.floor(math.log10(lo)),
+                                                              math.ceil(math.log10(hi)) + 1)
+                 for m in mantissas if lo <= m * 10.0 ** k <= hi]
+        if len(ticks) >= 3:
+            break
+    return ticks
 
 
 def plot_history(history: dict[str, Sequence[float]], path: str | Path, title: str = "") -> Path:

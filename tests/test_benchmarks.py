@@ -337,6 +337,39 @@ def test_report_orders_columns_of_sorted_json_and_formats_values(tmp_path):
     assert "_(plot missing.png missing from" in text and "Quick settings" not in text
 
 
+def test_report_plots_redraws_paper_and_streaming_plots_from_their_json(tmp_path):
+    bench_streaming = importlib.import_module("benchmarks.streaming")
+    runs = [{"model": m, "arch": a, "seed": s, "tflite_bytes": b, "macs_per_decision": c,
+             "int8_tflm_accuracy": acc}
+            for m, a, s, b, c, acc in (("gru_S", "gru", 0, 101104, 4393620, 0.78),
+                                       ("gru_S", "gru", 1, 101104, 4393620, 0.77),
+                                       ("ghost_gru_S_r2", "ghost_gru", 0, 63344, 2488255, 0.75))]
+    row = {"frr_at_1fa_h": 0.9, "frr_at_5fa_h": 0.8, "frr_at_20fa_h": None, "frr_p08": 0.7,
+           "fa_h_p08": 42.0}
+    rows = [{**row, "model": "gru_S", "training": "clip", "scorer": scorer}
+            for scorer in ("tflm_int8", "float_step")]
+    stream = {"minutes": 60.0, "snr_db": 10.0}
+    results = {"paper": {"suite": "paper", "summary": [], "runs": runs},
+               "streaming": {"suite": "streaming", "summary": rows, "stream": stream}}
+    for name, result in results.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(result))
+    assert bench_report.replot(tmp_path) == ["paper_pareto.png", "streaming_det.png"]
+    assert all((tmp_path / png).read_bytes()[:8] == PNG
+               for png in ("paper_pareto.png", "streaming_det.png"))
+    # a result without curves is drawn from its summary: the FA/h budgets, then p = 0.8
+    curves = bench_streaming._summary_curves(rows, 0.8)
+    assert [(c["fa_per_hour"], c["frr"], c["probability"])
+            for c in curves["gru_S clip"]["tflm_int8"]] == [(1.0, 0.9, None), (5.0, 0.8, None),
+                                                            (42.0, 0.7, 0.8)]
+    # a result that kept its curves (det) is drawn from them
+    det = [{"probability": p, "frr": f, "fa_per_hour": fa}
+           for p, f, fa in ((0.5, 0.5, 30.0), (0.8, 0.7, 4.0), (0.9, 0.9, 0.0))]
+    full = {"summary": rows, "stream": stream,
+            "det": {"gru_S clip": {"tflm_int8": det, "float_step": det}}}
+    assert bench_streaming.plot_result(full, tmp_path / "full") == ["streaming_det.png"]
+    assert (tmp_path / "full" / "streaming_det.png").read_bytes()[:8] == PNG
+
+
 def test_deploy_and_redundancy_need_trained_runs_outside_quick_mode(tmp_path):
     data = bench_common.DataChoice("synthetic", [], [], [0.8, 0.1, 0.1])
     with pytest.raises(SystemExit, match="run the paper suite"):

@@ -29,6 +29,7 @@ from firmware_export.evaluate import (
     stream_features,
     stream_scores,
 )
+from firmware_export.evaluate.det import det_figure, plot_det
 from ghost_keras.data import LABELS_12, SILENCE, UNKNOWN, AudioFormatError, write_wav
 from ghost_keras.data.long_stream import (
     TruthFileError,
@@ -302,3 +303,31 @@ def test_stream_eval_writes_json_and_det_plot(exported_run, stream_files, tmp_pa
     late.write_text("label,start,end\nyes,1,2\nyes,61,62\n")  # the stream is 60 s long
     with pytest.raises(StreamError, match="start after the audio ends"):
         stream_eval(exported_run, wav, late, thresholds=None)
+
+
+def _det_point(probability, fa_per_hour, frr):
+    return {"probability": probability, "fa_per_hour": fa_per_hour, "frr": frr}
+
+
+def test_det_plot_draws_0_fa_per_hour_in_its_column_and_rings_the_operating_point(tmp_path):
+    deployed = [_det_point(0.5, 12.0, 0.2), _det_point(0.8, 3.0, 0.4),
+                _det_point(0.9, 0.0, 0.6), _det_point(0.95, 0.0, 0.7)]
+    window = [_det_point(0.5, 20.0, 0.3), _det_point(0.8, 0.0, 0.5)]
+    fig = det_figure({"int8": deployed}, "t", mark_probability=0.8,
+                     baselines={"int8": {"float_window_every1": window}})
+    left, right = fig.axes[:2]
+    ticks = {t.get_text(): t.get_position()[0] for t in left.get_xticklabels()}
+    zero_x = ticks["0"]
+    assert zero_x < ticks["1"] and left.get_xlim()[0] < zero_x  # 0 FA/h inside, left of 1
+    curve, ring = left.get_lines()[:2]
+    assert list(curve.get_xdata()) == [12.0, 3.0, zero_x, zero_x]  # no point dropped
+    assert list(ring.get_xdata()) == [3.0] and list(ring.get_ydata()) == [0.4]
+    assert ring.get_markerfacecolor() == "none"
+    labels = [t.get_text() for t in left.get_legend().get_texts()]
+    assert labels == ["int8: FRR 0.40 at 3 FA/h", "operating point (p = 0.8)"]
+    assert not left.texts  # the figures are in the legend, not on the points
+    base, base_ring = right.get_lines()[:2]
+    assert base.get_color() == curve.get_color() and base.get_linestyle() == "-"
+    assert list(base_ring.get_xdata()) == [zero_x]  # a ring on a 0 FA/h point too
+    assert "0 FA/h" in left.get_xlabel()
+    assert plot_det({"int8": deployed}, tmp_path / "det.png").read_bytes()[:4] == b"\x89PNG"

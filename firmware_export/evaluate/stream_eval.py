@@ -164,9 +164,12 @@ def stream_eval(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarray,
     if out_dir is not None:
         out = Path(out_dir)
         if thresholds:
-            plot_det({n: r["det"] for n, r in out_runs.items()}, out / "det.png",
+            deployed = runs[0].name  # int8 on TFLM; the float runs are its baselines
+            plot_det({deployed: out_runs[deployed]["det"]}, out / "det.png",
                      title=f"{Path(str(run_dir)).name}: {audio_seconds / 60:.1f} min, "
-                           f"{counts['keywords']} keywords", mark_probability=probability)
+                           f"{counts['keywords']} keywords", mark_probability=probability,
+                     baselines={deployed: {n: r["det"] for n, r in out_runs.items()
+                                           if n != deployed}})
             result["det_png"] = str(out / "det.png")
         result["json"] = str(atomic_write_json(out / "stream_eval.json", result))
     return result
