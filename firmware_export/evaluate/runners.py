@@ -257,7 +257,6 @@ def run_float_step(model, features: np.ndarray, times_ms: np.ndarray, chunk: int
                    name: str = "float_step", verbose: int = 0) -> ScoreRun:
     """The float Keras model as a step model (``ghost_keras.streaming.step_model``) over the
     whole stream, its state carried from the first frame to the last (never reset).
-    ``verbose``: a progress line (:mod:`ghost_keras.progress`)."""
 
     Args:
         model: The float Keras model of the run.
@@ -265,6 +264,7 @@ def run_float_step(model, features: np.ndarray, times_ms: np.ndarray, chunk: int
         times_ms: ``[T]`` firmware timestamps of the frames.
         chunk: Frames per compiled scan (the state is carried across chunks).
         name: The run's name in tables.
+        verbose: A progress line (:mod:`ghost_keras.progress`).
     """
     from ghost_keras.step_runner import KerasStepRunner
     from ghost_keras.streaming import step_model
