@@ -260,7 +260,6 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
 
 
 def test_interrupted_qat_leaves_no_partial_model(tmp_path, monkeypatch):
-    import ghost_keras.training
     from ghost_keras.quantization import run as qat_module
 
     run = _tiny_run(tmp_path / "run")
@@ -270,7 +269,7 @@ def test_interrupted_qat_leaves_no_partial_model(tmp_path, monkeypatch):
         Path(callbacks[0].filepath).write_bytes(b"half")  # the checkpoint, then Ctrl-C
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ghost_keras.training, "run_datasets",
+    monkeypatch.setattr(qat_module, "run_datasets",
                         lambda config, augment, batch_size: ({"train": 0, "validation": 0}, 0))
     monkeypatch.setattr(qat_module, "quantize_model", lambda model: model)
     monkeypatch.setattr(qat_module, "fine_tune", interrupted_fine_tune)
