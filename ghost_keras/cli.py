@@ -44,6 +44,12 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
                         help="how ghost units are made (ghost models)")
 
 
+#: TrainConfig fields that `train` takes as options of the same name (the recipe group).
+RECIPE_OPTIONS = ("balance_classes", "time_masks", "time_mask_frames", "freq_masks",
+                  "freq_mask_bins", "label_smoothing", "weight_decay", "lr_schedule",
+                  "warmup_epochs")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from ghost_keras.training import TrainConfig, train
 
@@ -53,6 +59,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, learning_rates=args.lr, seed=args.seed, out_dir=args.out,
         synthetic_clips_per_word=args.synthetic_clips, strategy=args.strategy,
         split_dirs=args.split_data or [], speaker_split=args.speaker_split,
+        **{name: getattr(args, name) for name in RECIPE_OPTIONS},
     )
     result = train(config, verbose=args.verbose)
     print(f"{args.arch}-{args.size}: test accuracy {result.test_accuracy:.2%}, "
@@ -225,6 +232,26 @@ def build_parser() -> argparse.ArgumentParser:
                    default=[0.8, 0.1, 0.1], help="fractions for --split-data")
     p.add_argument("--strategy", default="auto", choices=["auto", "default", "mirrored"],
                    help="tf.distribute strategy")
+    recipe = p.add_argument_group("recipe (each off by default: the original Hello Edge recipe)")
+    recipe.add_argument("--balance-classes", action="store_true",
+                        help="class-balanced epochs: every label an equal share")
+    recipe.add_argument("--time-masks", type=int, default=0, metavar="N",
+                        help="SpecAugment time masks per training clip")
+    recipe.add_argument("--time-mask-frames", type=int, default=0, metavar="F",
+                        help="widest time mask, in frames")
+    recipe.add_argument("--freq-masks", type=int, default=0, metavar="N",
+                        help="SpecAugment frequency masks per training clip")
+    recipe.add_argument("--freq-mask-bins", type=int, default=0, metavar="B",
+                        help="widest frequency mask, in feature channels")
+    recipe.add_argument("--label-smoothing", type=float, default=0.0,
+                        help="label smoothing of the cross-entropy")
+    recipe.add_argument("--weight-decay", type=float, default=0.0,
+                        help="AdamW decoupled weight decay (0: Adam)")
+    recipe.add_argument("--lr-schedule", default="piecewise", choices=["piecewise", "cosine"],
+                        help="piecewise: the --lr values in equal shares; cosine: warmup to the "
+                             "first, cosine decay to the last")
+    recipe.add_argument("--warmup-epochs", type=float, default=0.0,
+                        help="linear warmup of the cosine schedule, in epochs")
     _add_verbose(p, 1, KERAS_VERBOSE)
     p.set_defaults(func=_cmd_train)
 

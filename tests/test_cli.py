@@ -84,6 +84,32 @@ def test_stated_defaults_are_the_functions(subcommand, dest, function, parameter
                                                else [default])
 
 
+def test_train_recipe_options_are_the_train_config_fields_with_its_defaults(monkeypatch):
+    import ghost_keras.training
+    from ghost_keras.cli import RECIPE_OPTIONS
+    from ghost_keras.training import TrainConfig
+
+    train = _commands()["train"]
+    defaults = TrainConfig()
+    for name in RECIPE_OPTIONS:
+        action = next(a for a in train._actions if a.dest == name)
+        assert action.default == getattr(defaults, name), name
+    seen = {}
+
+    def fake_train(config, verbose):
+        seen["config"] = config
+        raise KeyboardInterrupt  # stop before any work; main() turns it into exit 130
+
+    monkeypatch.setattr(ghost_keras.training, "train", fake_train)
+    assert cli.main(["train", "--balance-classes", "--time-masks", "2", "--time-mask-frames", "10",
+                 "--lr-schedule", "cosine", "--warmup-epochs", "1", "--label-smoothing",
+                 "0.1", "--weight-decay", "0.05"]) == 130
+    config = seen["config"]
+    assert (config.balance_classes, config.time_masks, config.time_mask_frames,
+            config.lr_schedule, config.warmup_epochs, config.label_smoothing,
+            config.weight_decay) == (True, 2, 10, "cosine", 1.0, 0.1, 0.05)
+
+
 def test_every_default_is_shown_in_help():
     absent_is_none = {("train", "split_data"), ("demo", "split_data"), ("evaluate", "data")}
     for name, command in _commands().items():
