@@ -7,7 +7,8 @@ verification and long-audio evaluation do):
   (what a .tflite holds: ops, tensors, quantization), :mod:`.feature_quantizer` (front-end
   output -> int8 feature input, as the device computes it).
 * verify -- :mod:`.tflm` (the real TFLM interpreter of the tflite-micro wheel, arena
-  measurement, allocation errors explained), :mod:`.verify` (every test clip streamed through
+  measurement, allocation errors explained), :mod:`.tflm_step_runner` (a model run invoke by
+  invoke with its states carried, as the firmware does), :mod:`.verify` (every test clip streamed through
   TFLM: accuracy, agreement, arena, time).
 * firmware -- :mod:`.firmware` (the C++ folder: settings and op headers, C arrays, templates,
   the recognizer's Python reference).

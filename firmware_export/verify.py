@@ -22,12 +22,12 @@ from firmware_export.convert import ExportedModel
 from firmware_export.feature_quantizer import FeatureQuantizer
 from firmware_export.tflm import (
     TflmInterpreter,
-    TflmStepRunner,
     dequantize,
     find_smallest_arena,
     recommended_arena_bytes,
     time_invoke,
 )
+from firmware_export.tflm_step_runner import TflmStepRunner
 from ghost_keras.features.config import FrontendConfig
 from ghost_keras.progress import Progress
 

@@ -4,7 +4,7 @@ Every Python path that runs a Keras step model (:func:`ghost_keras.streaming.ste
 frames goes through :class:`KerasStepRunner`: the checks that a step model reproduces its
 sequence model, the hidden states of :mod:`ghost_keras.redundancy`, the float baseline of a
 long stream (:mod:`firmware_export.evaluate.runners`). Its TFLite Micro counterpart, which runs
-the exported int8 model the same way, is :class:`firmware_export.tflm.TflmStepRunner`; both
+the exported int8 model the same way, is :class:`firmware_export.tflm_step_runner.TflmStepRunner`; both
 return a :class:`StepRun`.
 
 Example:

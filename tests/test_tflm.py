@@ -9,6 +9,7 @@ from test_firmware_helpers import tflite_interpreter, tiny_model, unsupported_op
 from firmware_export import tflm
 from firmware_export.firmware.op_resolver import UnsupportedOpError, render_model_ops_header
 from firmware_export.tflite_model import read_tflite
+from firmware_export.tflm_step_runner import TflmStepRunner
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +164,7 @@ def test_step_runner_feeds_the_state_bytes_back_as_the_firmware(model):
     roles = SimpleNamespace(frame_input=ins.index("frame"), logits_output=outs.index("scores"),
                             state_inputs=[ins.index("state")],
                             state_outputs=[outs.index("new_state")])
-    runner = tflm.TflmStepRunner(tflm.TflmInterpreter(model, 16 * 1024), roles)
+    runner = TflmStepRunner(tflm.TflmInterpreter(model, 16 * 1024), roles)
     frames = tflm.quantize(np.random.default_rng(2).normal(size=(30, 10)), runner.frame_tensor)
     run = runner.run(frames, return_states=True)
     assert run.outputs.shape == (30, 4) and run.states[0].shape == (30, 16)
@@ -188,7 +189,7 @@ def test_step_runner_feeds_the_state_bytes_back_as_the_firmware(model):
 
     swapped = SimpleNamespace(**{**vars(roles), "state_outputs": [roles.logits_output]})
     with pytest.raises(ValueError, match="could not copy the state back"):
-        tflm.TflmStepRunner(runner.interpreter, swapped)
+        TflmStepRunner(runner.interpreter, swapped)
     with pytest.raises(ValueError, match="quantize first"):
         runner.run(np.zeros((3, 10), np.float32))
 

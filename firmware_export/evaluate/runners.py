@@ -17,7 +17,8 @@ import numpy as np
 from firmware_export.convert import ExportedModel
 from firmware_export.feature_quantizer import FeatureQuantizer
 from firmware_export.pipeline import EXPORT_JSON, TFLITE_FILE
-from firmware_export.tflm import TflmArenaTooSmallError, TflmInterpreter, TflmStepRunner
+from firmware_export.tflm import TflmArenaTooSmallError, TflmInterpreter
+from firmware_export.tflm_step_runner import TflmStepRunner
 from ghost_keras.data.audio import read_clip
 from ghost_keras.features import FrontendConfig, to_int16
 from ghost_keras.features.stream import stream_features
