@@ -106,14 +106,35 @@ def export_run(run_dir: str | Path, out: str | Path | None = None,
     return ExportResult(exported, report, tflite_path, json_path, exported.source)
 
 
-def firmware_settings(frontend: dict[str, Any], labels: list[str], exported: dict[str, Any],
+def deployed_recognizer(info: dict[str, Any],
+                        overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The recognizer settings a run deploys: ``RECOGNIZER_DEFAULTS``, then the operating point
+    its ``export.json`` holds (``ghost-kws operating-point``), then ``overrides``. A threshold
+    among the overrides (``detection_probability`` or ``detection_threshold``) replaces the
+    point's; the point's window and suppression stay unless overridden too.
+
+    Example:
+        >>> deployed_recognizer({}, {"detection_probability": 0.9})["detection_probability"]
+        0.9
+    """
+    point = dict((info.get("operating_point") or {}).get("recognizer") or {})
+    overrides = dict(overrides or {})
+    thresholds = ("detection_probability", "detection_threshold")
+    replaced = any(t in overrides for t in thresholds)
+    base = {k: v for k, v in {**RECOGNIZER_DEFAULTS, **point}.items()
+            if not (replaced and k in thresholds)}
+    return {**base, **overrides}
+
+
+def firmware_settings(info: dict[str, Any],
                       recognizer: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The settings dict of :func:`write_firmware_folder` from a run's front end and export."""
-    window = exported["kind"] == "window"
+    """The settings dict of :func:`write_firmware_folder` from a run's ``export.json``: its
+    front end, labels, and deployed recognizer (:func:`deployed_recognizer`)."""
+    window = info["model"]["kind"] == "window"
     return {
-        "labels": list(labels),
-        "frontend": FrontendConfig.from_dict(frontend),
-        "recognizer": {**RECOGNIZER_DEFAULTS, **(recognizer or {})},
+        "labels": list(info["labels"]),
+        "frontend": FrontendConfig.from_dict(info["frontend"]),
+        "recognizer": deployed_recognizer(info, recognizer),
         "frames_per_decision": WINDOW_EVERY_FRAMES if window else 1,
     }
 
@@ -149,7 +170,7 @@ def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
     if not (export_dir / TFLITE_FILE).is_file() or not (export_dir / EXPORT_JSON).is_file():
         export_run(run_dir, verbose=verbose)
     info = json.loads((export_dir / EXPORT_JSON).read_text())
-    settings = firmware_settings(info["frontend"], info["labels"], info["model"], recognizer)
+    settings = firmware_settings(info, recognizer)
     settings["tensors"] = _tensor_names(info["model"], read_tflite(export_dir / TFLITE_FILE))
     frontend_config = settings["frontend"]
     tables = make_frontend(frontend_config).c_tables()

@@ -5,6 +5,7 @@
     ghost-kws qat RUN_DIR                                        quantization-aware fine-tuning
     ghost-kws stream-train RUN_DIR --out DIR                     per-frame training on long audio
     ghost-kws export RUN_DIR                                     int8 .tflite + TFLM report
+    ghost-kws operating-point RUN_DIR [--target-fa-h 1]          recognizer settings for a FA/h
     ghost-kws firmware RUN_DIR --out DIR                         TFLM firmware folder
     ghost-kws demo [--arch ghost_gru --size S]                   all of the above, one command
     ghost-kws stream RUN_DIR --wav W                             detections on TFLM, with times
@@ -32,6 +33,8 @@ ARCH_NAMES = ("ds_cnn", "ghost_gru", "ghost_lstm", "gru", "lstm")
 
 #: What ``--lr`` means in every command that has it.
 LR_HELP = "piecewise-constant learning rates, split evenly over the training steps"
+PROBABILITY_HELP = ("detection threshold (default: the run's operating point from `ghost-kws "
+                    "operating-point`, else 0.8)")
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -169,6 +172,17 @@ def _cmd_stream_eval(args: argparse.Namespace) -> int:
         out_dir=args.out or str(Path(args.run_dir) / "stream_eval"), verbose=args.verbose)
     print_table(result)
     print(f"wrote {', '.join(result[key] for key in ('json', 'det_png') if key in result)}")
+    return 0
+
+
+def _cmd_operating_point(args: argparse.Namespace) -> int:
+    from firmware_export.evaluate import describe_operating_point, tune_operating_point
+
+    point = tune_operating_point(args.run_dir, args.target_fa_h, minutes=args.minutes,
+                                 seed=args.seed, verbose=args.verbose)
+    print(describe_operating_point(point))
+    print(f"wrote it into {Path(args.run_dir) / 'export' / 'export.json'}: `ghost-kws firmware`, "
+          "`stream` and `stream-eval` now use it")
     return 0
 
 
@@ -310,8 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="firmware folder to write")
     p.add_argument("--array-name", default="g_kws_model", help="C name of the model array")
     p.add_argument("--probability", type=float,
-                   help="the recognizer's detection threshold (default: 0.8); pick the operating "
-                        "point from `ghost-kws stream-eval`'s DET curve")
+                   help="the recognizer's detection threshold (default: the run's operating "
+                        "point from `ghost-kws operating-point`, else 0.8)")
     p.add_argument("--tflm-tree", help="a Cortex-M4 TFLM tree (create_tflm_tree.py output): "
                    "size the arena by running the model on a Cortex-M4 under QEMU (needs "
                    "arm-none-eabi-g++ and qemu-system-arm); default: measured on the host")
@@ -338,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("stream", "detections of a run's int8 model (TFLM) in a WAV, with times")
     p.add_argument("run_dir", help="an exported run folder")
     p.add_argument("--wav", required=True, help="mono 16-bit WAV at the front end's sample rate")
-    p.add_argument("--probability", type=float, help="detection threshold (default: 0.8)")
+    p.add_argument("--probability", type=float, help=PROBABILITY_HELP)
     p.add_argument("--every", type=int, default=1, help="window models: frames between runs")
     _add_verbose(p, 1)
     p.set_defaults(func=_cmd_stream)
@@ -355,12 +369,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-float-window", action="store_true",
                    help="skip the float windowed baseline")
     p.add_argument("--no-float-step", action="store_true", help="skip the float step model")
-    p.add_argument("--probability", type=float, help="detection threshold (default: 0.8)")
+    p.add_argument("--probability", type=float, help=PROBABILITY_HELP)
     p.add_argument("--parts", type=int, default=2, help="parts of the stream compared (drift)")
     p.add_argument("--out", help="folder for stream_eval.json and det.png "
                    "(default: RUN_DIR/stream_eval)")
     _add_verbose(p, 1)
     p.set_defaults(func=_cmd_stream_eval)
+
+    p = command("operating-point", "choose the recognizer settings of an exported run for a "
+                "target false-accept rate, on a stream of its validation speakers")
+    p.add_argument("run_dir", help="an exported run folder")
+    p.add_argument("--target-fa-h", type=float, default=1.0,
+                   help="false accepts per hour the point may have at most")
+    p.add_argument("--minutes", type=float, default=120.0,
+                   help="length of the validation stream (a rate of ~1/h needs hours)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the validation stream")
+    _add_verbose(p, 1)
+    p.set_defaults(func=_cmd_operating_point)
 
     p = command("profile", "params, int8 bytes, MACs and state of a model")
     _add_model_args(p)

@@ -126,7 +126,7 @@ def test_every_default_is_shown_in_help():
 
 def test_the_run_is_the_first_argument_of_every_command_that_takes_one():
     takes_a_run = {"evaluate", "qat", "stream-train", "export", "firmware", "stream",
-                   "stream-eval"}
+                   "stream-eval", "operating-point"}
     for name, command in _commands().items():
         positionals = [a.dest for a in command._actions if not a.option_strings]
         assert positionals == (["run_dir"] if name in takes_a_run else []), name
@@ -302,3 +302,12 @@ def test_interrupted_qat_leaves_no_partial_model(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         qat_module.qat_run(run)
     assert not (run / "qat").exists()
+
+
+def test_operating_point_defaults_are_the_function():
+    from firmware_export.evaluate import tune_operating_point
+
+    params = inspect.signature(tune_operating_point).parameters
+    args = cli.build_parser().parse_args(["operating-point", "run"])
+    assert args.target_fa_h == params["target_fa_per_hour"].default
+    assert (args.minutes, args.seed) == (params["minutes"].default, params["seed"].default)

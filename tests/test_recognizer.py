@@ -18,6 +18,7 @@ from firmware_export.firmware.model_settings import (
 from firmware_export.firmware.recognizer import (
     Detection,
     RecognizeCommands,
+    StreamAverages,
     default_ignore_labels,
     probability_to_threshold,
     recognizer_capacity,
@@ -169,6 +170,29 @@ def test_python_and_cpp_agree_on_random_streams(cpp_recognizer):
             next(i for i, (a, b) in enumerate(zip(cpp, py)) if a != b))
         total_reported += sum(line.endswith(" 1") for line in py)
     assert total_reported > 20  # the streams really exercise detections
+
+
+def test_stream_averages_equal_the_reference_for_every_setting():
+    """The vectorized sweep (one averaging per window, a replay per threshold) reports exactly
+    the reference's detections: random windows, capacities, minimum counts, thresholds,
+    suppressions and ignore sets, irregular and repeated timestamps, int8 and uint8."""
+    rng = np.random.default_rng(11)
+    reported = 0
+    for trial in range(40):
+        window = int(rng.integers(100, WINDOW_MS + 1))
+        averaged = {"average_window_ms": window, "minimum_count": int(rng.integers(1, 6)),
+                    "capacity": int(rng.integers(2, CAPACITY + 1))}
+        ignore = [l for l, f in zip(LABELS, rng.integers(0, 2, len(LABELS))) if f]
+        times, scores = keyword_stream(rng, 600, np.int8 if trial % 3 else np.uint8)
+        sweep = StreamAverages(scores, times, LABELS, ignore_labels=ignore, **averaged)
+        for _ in range(5):
+            decision = {"detection_threshold": int(rng.integers(100, 250)),
+                        "suppression_ms": int(rng.integers(0, 3000))}
+            want = RecognizeCommands(LABELS, ignore_labels=ignore, **averaged,
+                                     **decision).detections(scores, times)
+            assert sweep.detections(**decision) == want, (trial, averaged, decision)
+            reported += len(want)
+    assert reported > 200  # the streams really exercise detections and suppression
 
 
 def test_hand_made_sequence_detections_and_suppression(cpp_recognizer):

@@ -20,8 +20,9 @@ What happens to a long WAV (docs/design.md, "Always listening"):
    probability ``p`` becomes ``clip(round(256 p), 0, 255)``, what the int8 softmax gives).
 3. **Detections**: TFLM micro_speech's ``RecognizeCommands``
    (:mod:`firmware_export.firmware.recognizer`)
-   with the firmware's settings ``RECOGNIZER_DEFAULTS`` (1 s average, p > 0.8, 1.5 s
-   suppression, at least 3 results) and the firmware's buffer capacity.
+   with the run's deployed settings and the firmware's buffer capacity: its operating point
+   (:mod:`.operating_point`) when it has one, else ``RECOGNIZER_DEFAULTS`` (1 s average,
+   p > 0.8, 1.5 s suppression, at least 3 results).
 4. **Matching** (:func:`match`): a keyword of the truth file is a *target*; unknown words and
    silence are not. A detection *hits* a target when its label equals the target's and its time
    lies in ``[start, end + tolerance_ms]`` (default 1000 ms: the recognizer averages the last
@@ -37,6 +38,9 @@ What happens to a long WAV (docs/design.md, "Always listening"):
    ``FA/h = false accepts / hours of audio``. Counts are also given per keyword and per part
    of the stream (first half / second half by default), so a drift of the carried state shows.
 5. **DET curve**: FRR and FA/h over the detection probability (the recognizer rerun at each).
+   An **operating point** for a false-accept budget is searched on a validation stream
+   (:func:`tune_operating_point`: threshold, averaging window, suppression and minimum count
+   jointly) and written into ``export.json``.
 6. **Cost per second of audio**: MACs (``profile_model(model).macs_per_frame`` x frames per
    second for a step model; window MACs x re-runs per second otherwise) and host time per
    second of audio: for the TFLM run the ``Invoke()`` calls only (reference kernels on a PC: a
@@ -52,7 +56,8 @@ The work is split into modules of one job each, all re-exported here:
 :mod:`.runners` (loading an export, TFLM and float runs over the stream),
 :mod:`.detect` (the recognizer, :func:`detect_in_wav`), :mod:`.match`
 (matching with the truth, agreement), :mod:`.det` (DET curve and plot),
-:mod:`.stream_eval` (the whole evaluation) and :mod:`.report` (tables).
+:mod:`.stream_eval` (the whole evaluation), :mod:`.operating_point` (the deployed settings
+for a target FA/h) and :mod:`.report` (tables).
 """
 
 from __future__ import annotations
@@ -68,6 +73,12 @@ from firmware_export.evaluate.match import (
     argmax_agreement,
     compare_detections,
     match,
+)
+from firmware_export.evaluate.operating_point import (
+    choose_operating_point,
+    describe_operating_point,
+    fa_rate_interval,
+    tune_operating_point,
 )
 from firmware_export.evaluate.report import format_table, print_table
 from firmware_export.evaluate.runners import (  # noqa: F401  (the constants are public names too)
@@ -90,9 +101,10 @@ from ghost_keras.features.stream import frame_times_ms, stream_features
 
 __all__ = [
     "DEFAULT_THRESHOLDS", "DEFAULT_TOLERANCE_MS", "LoadedExport", "MATCH_RULE", "ScoreRun",
-    "StreamError", "argmax_agreement", "compare_detections", "det_curve", "detect",
-    "detect_in_wav", "format_table", "frame_times_ms", "load_export", "match", "plot_det",
+    "StreamError", "argmax_agreement", "choose_operating_point", "compare_detections",
+    "describe_operating_point", "det_curve", "detect", "detect_in_wav", "fa_rate_interval",
+    "format_table", "frame_times_ms", "load_export", "match", "plot_det",
     "print_table", "probabilities_to_scores", "read_stream_audio", "recognizer_settings",
     "run_float_step", "run_float_window", "run_tflm", "stream_eval", "stream_features",
-    "stream_scores",
+    "stream_scores", "tune_operating_point",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from firmware_export.firmware.recognizer import Detection, probability_to_threshold
-from firmware_export.evaluate.detect import detect
+from firmware_export.evaluate.detect import recognizer_settings, stream_averages
 from firmware_export.evaluate.match import DEFAULT_TOLERANCE_MS, match, truth_items
 from firmware_export.evaluate.runners import SOFTMAX_SCALE, SOFTMAX_ZERO_POINT
 from ghost_keras.data.long_stream import TruthItem
@@ -26,18 +26,15 @@ def det_points(scores: np.ndarray, times_ms: Sequence[int], items: list[TruthIte
                 settings: dict[str, Any] | None, tolerance_ms: int, duration_s: float | None,
                 period_ms: int | None, score_scale: float, score_zero_point: int,
                 parts: int = 1) -> tuple[list[dict[str, Any]], dict[float, list[Detection]]]:
-    base = {k: v for k, v in (settings or {}).items()
-            if k not in ("detection_probability", "detection_threshold")}
+    base = recognizer_settings(settings, score_scale, score_zero_point)
+    averages = stream_averages(scores, times_ms, labels, base, period_ms)
     curve, found = [], {}
     for p in thresholds:
-        dets = detect(scores, times_ms, labels, {**base, "detection_probability": float(p)},
-                      period_ms=period_ms, score_scale=score_scale,
-                      score_zero_point=score_zero_point)
+        threshold = probability_to_threshold(float(p), score_scale, score_zero_point, "int8")
+        dets = averages.detections(threshold, base["suppression_ms"])
         found[float(p)] = dets
         m = match(dets, items, tolerance_ms=tolerance_ms, duration_s=duration_s, parts=parts)
-        point = {"probability": float(p),
-                 "threshold": probability_to_threshold(float(p), score_scale,
-                                                       score_zero_point, "int8"),
+        point = {"probability": float(p), "threshold": threshold,
                  **{k: m[k] for k in ("frr", "fa_per_hour", "hits", "misses",
                                       "wrong_label", "false_accepts", "targets")}}
         if parts > 1:  # drift at every threshold, not only at the firmware's

@@ -12,10 +12,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from firmware_export.pipeline import RECOGNIZER_DEFAULTS
+from firmware_export.pipeline import RECOGNIZER_DEFAULTS, deployed_recognizer
 from firmware_export.firmware.recognizer import (
     Detection,
-    RecognizeCommands,
+    StreamAverages,
     probability_to_threshold,
     recognizer_capacity,
 )
@@ -68,13 +68,22 @@ def detect(scores: np.ndarray, times_ms: Sequence[int], labels: Sequence[str],
             median step of ``times_ms``).
     """
     cfg = recognizer_settings(settings, score_scale, score_zero_point)
-    times = np.asarray(times_ms, np.int64)
-    if period_ms is None:
-        period_ms = int(np.median(np.diff(times))) if len(times) > 1 else cfg["average_window_ms"]
-    recognizer = RecognizeCommands(
-        labels, capacity=recognizer_capacity(cfg["average_window_ms"], max(1, period_ms)), **cfg)
-    return recognizer.detections(np.asarray(scores), times)
+    averages = stream_averages(scores, times_ms, labels, cfg, period_ms)
+    return averages.detections(cfg["detection_threshold"], cfg["suppression_ms"])
 
+
+def stream_averages(scores: np.ndarray, times_ms: Sequence[int], labels: Sequence[str],
+                    settings: dict[str, int], period_ms: int | None = None) -> StreamAverages:
+    """The recognizer's averaged window over a stream for ``settings`` (``average_window_ms``,
+    ``minimum_count``), with the firmware's buffer capacity for results every ``period_ms``
+    (default: the median step of ``times_ms``); its ``detections`` replay any threshold."""
+    times = np.asarray(times_ms, np.int64)
+    window = int(settings["average_window_ms"])
+    if period_ms is None:
+        period_ms = int(np.median(np.diff(times))) if len(times) > 1 else window
+    return StreamAverages(scores, times, labels, average_window_ms=window,
+                          minimum_count=int(settings["minimum_count"]),
+                          capacity=recognizer_capacity(window, max(1, period_ms)))
 
 
 def detect_in_wav(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarray, *,
@@ -90,8 +99,8 @@ def detect_in_wav(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarra
     features, times = stream_features(audio, loaded.frontend)
     run = run_tflm(loaded.exported, features, times, every=every, frontend=loaded.frontend,
                    verbose=progress)
-    dets = detect(run.scores, run.times_ms, loaded.labels, settings,
-                  period_ms=loaded.frontend.stride_ms * run.every,
+    dets = detect(run.scores, run.times_ms, loaded.labels,
+                  deployed_recognizer(loaded.info, settings), period_ms=loaded.frontend.stride_ms * run.every,
                   score_scale=run.score_scale, score_zero_point=run.score_zero_point)
     if verbose:
         out = file or sys.stdout

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from firmware_export.pipeline import RECOGNIZER_DEFAULTS
+from firmware_export.pipeline import deployed_recognizer
 from firmware_export.firmware.recognizer import Detection, default_ignore_labels
 from firmware_export.evaluate.det import DEFAULT_THRESHOLDS, det_points, plot_det
 from firmware_export.evaluate.detect import detect, recognizer_settings
@@ -70,7 +70,8 @@ def stream_eval(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarray,
         float_step: also run the float step model (recurrent models only).
         float_window_every: also run the float windowed baseline every this many strides
             (None: skip).
-        settings: recognizer overrides of ``RECOGNIZER_DEFAULTS``.
+        settings: recognizer overrides of the run's deployed settings (its operating point,
+            else ``RECOGNIZER_DEFAULTS``: :func:`~firmware_export.pipeline.deployed_recognizer`).
         thresholds: detection probabilities of the DET curve (None: no curve).
         parts: the stream is split into this many parts by position (drift).
         out_dir: if given, ``stream_eval.json`` and ``det.png`` are written there.
@@ -85,6 +86,7 @@ def stream_eval(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarray,
     from ghost_keras.training import load_run
 
     loaded = load_export(run_dir)
+    settings = deployed_recognizer(loaded.info, settings)
     model, run_config = load_run(run_dir)
     labels = loaded.labels
     fe = loaded.frontend
@@ -109,8 +111,8 @@ def stream_eval(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarray,
                                      verbose=verbose))
 
     main_settings = recognizer_settings(settings, runs[0].score_scale, runs[0].score_zero_point)
-    probability = (None if settings and "detection_threshold" in settings else
-                   float({**RECOGNIZER_DEFAULTS, **(settings or {})}["detection_probability"]))
+    probability = (None if "detection_threshold" in settings
+                   else float(settings["detection_probability"]))
     out_runs: dict[str, Any] = {}
     detections: dict[str, list[Detection]] = {}
     for run in runs:

@@ -221,3 +221,85 @@ class RecognizeCommands:
             if result.reported:
                 found.append(Detection(self.labels[result.label_index], int(t), result.score))
         return found
+
+
+class StreamAverages:
+    """:class:`RecognizeCommands` over a whole stream at once, for sweeping its settings.
+
+    What a stream's decisions depend on splits in two: the averaged window (``average_window_ms``,
+    ``minimum_count``, ``capacity``), computed here once with cumulative sums, and the decision
+    (``detection_threshold``, ``suppression_ms``), replayed by :meth:`detections` over the few
+    results whose top average passes the threshold. A DET curve or an operating-point search
+    then costs one averaging per window and a short loop per threshold instead of a full
+    recognizer run each. :meth:`detections` equals ``RecognizeCommands(...).detections`` for
+    every setting (tested); the class-level reference stays the one the C++ port mirrors.
+
+    Args:
+        scores: int8 or uint8 ``[T, labels]``.
+        times_ms: ``T`` non-decreasing, non-negative timestamps.
+        labels, average_window_ms, minimum_count, capacity, ignore_labels: as
+            :class:`RecognizeCommands`.
+
+    Example:
+        >>> s = np.zeros((100, 3), np.uint8); s[30:90, 2] = 250
+        >>> avg = StreamAverages(s, np.arange(100) * 20, ["_silence_", "_unknown_", "yes"])
+        >>> avg.detections(detection_threshold=200, suppression_ms=1500)
+        [Detection(label='yes', time_ms=1400, score=205)]
+    """
+
+    def __init__(self, scores: np.ndarray, times_ms: Sequence[int], labels: Sequence[str], *,
+                 average_window_ms: int = 1000, minimum_count: int = 3, capacity: int = 50,
+                 ignore_labels: Iterable[str] | None = None):
+        # The reference validates the settings and labels the same way.
+        ref = RecognizeCommands(labels, average_window_ms=average_window_ms,
+                                minimum_count=minimum_count, capacity=capacity,
+                                ignore_labels=ignore_labels)
+        self.labels, self.ignored = ref.labels, ref.ignored
+        scores = np.asarray(scores)
+        times = np.asarray(times_ms, np.int64).reshape(-1)
+        if scores.ndim != 2 or scores.shape[1] != len(self.labels) or len(scores) != len(times):
+            raise ValueError("scores must be [T, num_labels] with one time per row")
+        if scores.dtype == np.int8:
+            values = scores.astype(np.int64) + 128
+        elif scores.dtype == np.uint8:
+            values = scores.astype(np.int64)
+        else:
+            raise TypeError(f"scores must be int8 or uint8 (the model's output), not {scores.dtype}")
+        if len(times) and (times[0] < 0 or np.any(np.diff(times) < 0)):
+            raise ValueError("times_ms must be non-negative and non-decreasing")
+        self.times = times
+        n = len(times)
+        index = np.arange(n)
+        # The kept results at t: time >= t - window (pruning) and at most `capacity` of them.
+        first = np.maximum(np.searchsorted(times, times - int(average_window_ms), side="left"),
+                           index - int(capacity) + 1)
+        count = index - first + 1
+        sums = np.concatenate([np.zeros((1, values.shape[1]), np.int64), np.cumsum(values, 0)])
+        averages = (sums[index + 1] - sums[first]) // np.maximum(count, 1)[:, None]
+        # argmax: the first label with the largest average (label 0 when all are 0), as TFLM.
+        self.top = np.argmax(averages, axis=1) if n else np.zeros(0, np.int64)
+        self.top_score = averages[index, self.top] if n else np.zeros(0, np.int64)
+        self.deciding = ((count >= int(minimum_count))
+                         & (times - times[first] >= int(average_window_ms) // 4)) if n else (
+            np.zeros(0, bool))
+
+    def detections(self, detection_threshold: int, suppression_ms: int) -> list[Detection]:
+        """The reported detections at this threshold (score units) and suppression."""
+        passing = np.flatnonzero(self.deciding & (self.top_score > int(detection_threshold)))
+        ignored_top = self.ignored[self.top[passing]]
+        # A passing result whose top label is ignored is always a new command (it is never the
+        # suppressed previous keyword), and it lifts suppression for the next one: only the
+        # keyword results are replayed, each knowing whether an ignored one came since the last.
+        ignored_before = np.cumsum(ignored_top)
+        found: list[Detection] = []
+        previous, previous_time, previous_mark = -1, 0, 0
+        for k in np.flatnonzero(~ignored_top):
+            t = int(passing[k])
+            label, time_ms = int(self.top[t]), int(self.times[t])
+            lifted = previous < 0 or ignored_before[k] != previous_mark
+            if (not lifted and label == previous
+                    and time_ms - previous_time <= int(suppression_ms)):
+                continue
+            previous, previous_time, previous_mark = label, time_ms, int(ignored_before[k])
+            found.append(Detection(self.labels[label], time_ms, int(self.top_score[t])))
+        return found
