@@ -123,6 +123,12 @@ COLUMNS = {
                   "last_tenth_frr", "last_tenth_fa_h", "mmacs_per_s", "host_ms_per_s"],
 }
 
+#: Columns of the streaming suite's operating-point table.
+POINT_COLUMNS = ["model", "training", "stream", "probability", "window_ms", "suppression_ms",
+                 "minimum_count", "val_frr", "val_fa_h", "frr", "fa_h", "fa_h_low",
+                 "fa_h_high", "false_accepts", "hours", "frr_at_1fa_h", "frr_at_5fa_h",
+                 "frr_at_20fa_h"]
+
 #: Columns of the paper suite's per-run table (those a result has).
 PAPER_RUN_COLUMNS = ["model", "seed", "float_accuracy", "ptq_tflm_accuracy", "ptq_agreement",
                      "qat_accuracy", "int8_tflm_accuracy", "qat_agreement", "int8_source",
@@ -131,7 +137,8 @@ PAPER_RUN_COLUMNS = ["model", "seed", "float_accuracy", "ptq_tflm_accuracy", "pt
 #: Keys of a result that are bookkeeping or big tables, not settings to list.
 _NOT_SETTINGS = {"summary", "runs", "models", "details", "plots", "suite", "quick", "tiny",
                  "columns",
-                 "data", "command", "machine", "date", "wall_seconds", "note"}
+                 "data", "command", "machine", "date", "wall_seconds", "note",
+                 "operating_point", "operating_point_det", "streams"}
 
 
 def _fmt(column: str, value: Any) -> str:
@@ -217,6 +224,22 @@ def _streaming_details(result: dict[str, Any]) -> list[str]:
         lines += [f"Stream: {stream.get('minutes')} min, {stream.get('items')} items of which "
                   f"{stream.get('keywords')} keywords, {stream.get('snr_db')} dB SNR "
                   f"(`{Path(str(stream.get('wav'))).name}`).", ""]
+    streams = result.get("streams") or {}
+    if streams:
+        lines += ["Streams (test-split speakers; `real_noise`: the real `_background_noise_` "
+                  "recordings at 5 dB SNR, other gaps and levels, its own seed; `negatives`: no "
+                  "keyword, unknown words and silence only): " + "; ".join(
+                      f"`{n}` {s['items']} items, {s['keywords']} keywords, {s['unknown']} "
+                      f"unknown words (`{s['wav']}`)" for n, s in streams.items()) + ".", ""]
+    if result.get("operating_point"):
+        lines += [f"At the operating point each run deploys, chosen for "
+                  f"{result.get('target_fa_per_hour', 1):g} FA/h on a stream of its validation "
+                  "speakers (`ghost-kws operating-point`: threshold, averaging window, "
+                  "suppression and minimum count searched jointly; `val_*` what the point gave "
+                  "there), int8 on TFLM on each stream: FRR, FA/h with its 95% Poisson interval "
+                  "(`fa_h_low`-`fa_h_high`), and the DET curve's FRR at 1/5/20 FA/h with the "
+                  "point's window and suppression:", "",
+                  markdown_table(result["operating_point"], POINT_COLUMNS), ""]
     if result.get("stream_training"):
         settings = ", ".join(f"{k} = {v}" for k, v in result["stream_training"].items())
         lines += [f"Stream training: {settings}.", ""]

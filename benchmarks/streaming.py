@@ -72,27 +72,113 @@ def frr_at(curve: list[dict[str, Any]], fa_per_hour: float) -> float | None:
     return None if point is None else point["frr"]
 
 
-def _test_stream(out: Path, data: DataChoice, minutes: float, seed: int) -> tuple[Path, Path]:
-    """The suite's long test stream (built once per length and seed, then reused)."""
+#: The suite's streams, all of test-split speakers (the spec of each: ``make_long_stream``'s
+#: arguments, minutes as a multiple of the suite's stream length, and which noise):
+#: ``test`` the suite's stream since its first version (the noise bed: the test split's real
+#: ``_silence_`` clips); ``real_noise`` a second stream built with other settings (the real
+#: ``_background_noise_`` recordings, 5 dB SNR, shorter gaps, wider level changes, its own
+#: seed), so that a gain is not fitted to one generator; ``negatives`` twice as long, with no
+#: keyword at all (unknown words and silence in the real background noise): false accepts
+#: only, for FA/h with a tight interval.
+STREAMS = {
+    "test": {"length": 1.0, "noise": "split", "snr_db": 10.0, "seed": 0},
+    "real_noise": {"length": 1.0, "noise": "background", "snr_db": 5.0, "seed": 1,
+                   "gap_s": (0.5, 2.0), "gain_db": (-10.0, 6.0)},
+    "negatives": {"length": 2.0, "noise": "background", "snr_db": 10.0, "seed": 2,
+                  "keyword_fraction": 0.0, "unknown_fraction": 0.5},
+}
+#: The false-accept budget the deployed operating point is chosen for, on a validation stream
+#: this many times the suite's stream length (``ghost-kws operating-point``).
+TARGET_FA_PER_HOUR = 1.0
+VALIDATION_LENGTH = 2.0
+
+
+def _stream(out: Path, data: DataChoice, minutes: float, name: str) -> tuple[Path, Path]:
+    """One of the suite's :data:`STREAMS` (built once per length, then reused)."""
     from ghost_keras import data as kws_data
     from ghost_keras.data.long_stream import make_long_stream, write_stream
     from ghost_keras.training import TrainConfig, load_index
 
+    spec = dict(STREAMS[name])
+    length, noise, seed = spec.pop("length"), spec.pop("noise"), spec.pop("seed")
     folder = out / "streams"
-    wav = folder / f"test_{minutes:g}min_seed{seed}.wav"
+    stem = "test" if name == "test" else f"test_{name}"
+    wav = folder / f"{stem}_{minutes * length:g}min_seed{seed}.wav"
     csv = wav.with_suffix(".csv")
     if wav.is_file() and csv.is_file():
         return wav, csv
-    if data.split_dirs:  # real data: the test-split speakers of the speaker-split folder
-        index = kws_data.scan(data.split_dirs[0], split="none").with_speaker_split(
-            tuple(data.speaker_split), seed=seed)
-    else:
-        index = load_index(TrainConfig(data_dirs=data.data_dirs, seed=seed, **(
+
+    def data_index() -> Any:
+        return load_index(TrainConfig(data_dirs=data.data_dirs, seed=0, **(
             {"synthetic_clips_per_word": data.synthetic_clips_per_word}
             if data.synthetic_clips_per_word else {})))
-    audio, truth = make_long_stream(index, 60.0 * minutes, seed=seed, split="test", snr_db=10.0)
+
+    if data.split_dirs:  # real data: the test-split speakers of the speaker-split folder
+        index = kws_data.scan(data.split_dirs[0], split="none").with_speaker_split(
+            tuple(data.speaker_split), seed=0)
+    else:
+        index = data_index()
+    recordings = None
+    if noise == "background":  # the data folders' _background_noise_ recordings
+        recordings = (data_index() if data.split_dirs else index).background_noise()
+        if not recordings:
+            raise FileNotFoundError(f"no _background_noise_ recordings in {data.data_dirs}")
+    audio, truth = make_long_stream(index, 60.0 * minutes * length, seed=seed, split="test",
+                                    noise=recordings, **spec)
     write_stream(wav, csv, audio, truth)
     return wav, csv
+
+
+def _stream_info(wav: Path, csv: Path) -> dict[str, Any]:
+    lines = csv.read_text().splitlines()[1:]
+    keywords = sum(1 for line in lines if not line.startswith(("_silence_", "_unknown_")))
+    unknown = sum(1 for line in lines if line.startswith("_unknown_"))
+    return {"wav": wav.name, "items": len(lines), "keywords": keywords, "unknown": unknown}
+
+
+def _at_operating_point(run_dir: Path, streams: dict[str, tuple[Path, Path]], minutes: float,
+                        every: int, out: Path, key: str
+                        ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The run's operating point for :data:`TARGET_FA_PER_HOUR` (chosen on a stream of its
+    validation speakers, reused when ``export.json`` has one of the same target and stream),
+    and the int8 TFLM evaluation of every suite stream at it (DET at its window/suppression)."""
+    from firmware_export.evaluate import stream_eval, tune_operating_point
+    from firmware_export.evaluate.operating_point import DEFAULT_VALIDATION_SEED
+
+    info = json.loads((run_dir / "export" / "export.json").read_text())
+    point = info.get("operating_point") or {}
+    val_minutes = minutes * VALIDATION_LENGTH
+    same = (point.get("target_fa_per_hour") == TARGET_FA_PER_HOUR
+            and (point.get("validation_stream") or {}).get("minutes") == val_minutes
+            and (point.get("validation_stream") or {}).get("seed") == DEFAULT_VALIDATION_SEED)
+    if not same:
+        progress(f"streaming {key}: operating point for {TARGET_FA_PER_HOUR:g} FA/h on a "
+                 f"{val_minutes:g}-min validation stream")
+        point = tune_operating_point(run_dir, TARGET_FA_PER_HOUR, minutes=val_minutes)
+    results = {}
+    for name, (wav, csv) in streams.items():
+        results[name] = stream_eval(run_dir, wav, csv, every=every, float_step=False,
+                                    float_window_every=None, thresholds=STREAM_THRESHOLDS,
+                                    parts=1, out_dir=out / "streaming" / f"{key}_point_{name}")
+    return point, results
+
+
+def _point_row(point: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """FRR and FA/h (with its 95% Poisson interval) of a stream at the operating point, and
+    the validation figures the point was chosen on."""
+    from firmware_export.evaluate import fa_rate_interval
+
+    m = result["runs"]["tflm_int8"]["metrics"]
+    rec = point["recognizer"]
+    low, high = fa_rate_interval(m["false_accepts"], m["hours"])
+    curve = result["runs"]["tflm_int8"]["det"]
+    return {"probability": rec["detection_probability"],
+            "window_ms": rec["average_window_ms"], "suppression_ms": rec["suppression_ms"],
+            "minimum_count": rec["minimum_count"], "val_frr": point["frr"],
+            "val_fa_h": point["fa_per_hour"], "frr": m["frr"], "fa_h": m["fa_per_hour"],
+            "fa_h_low": low, "fa_h_high": high, "false_accepts": m["false_accepts"],
+            "hours": m["hours"], "targets": m["targets"],
+            **{f"frr_at_{x}fa_h": frr_at(curve, x) for x in FA_PER_HOUR_POINTS}}
 
 
 def _finished(run_dir: Path) -> bool:
@@ -161,11 +247,22 @@ def _checks(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _point_checks(point_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """GhostGRU-S r2, stream-trained, at the operating point chosen for the target on its
+    validation stream: the test stream's FA/h against the target (goal: within 2x)."""
+    row = next((r for r in point_rows if r["model"] == "ghost_gru_S_r2"
+                and r["training"] == "stream" and r["stream"] == "test"), None)
+    if row is None:
+        return {}
+    ratio = row["fa_h"] / TARGET_FA_PER_HOUR
+    return {"test_fa_h_vs_target": ratio, "test_fa_h_within_2x_of_target": 0.5 <= ratio <= 2.0}
+
+
 def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                     models: list[str] | None = None, epochs: int | None = None
                     ) -> dict[str, Any]:
     """The suite's rows (model, training, scorer), checks, evaluations and DET plot."""
-    from firmware_export.pipeline import export_run
+    from firmware_export.pipeline import RECOGNIZER_DEFAULTS, export_run
     from firmware_export.evaluate import stream_eval
     from ghost_keras.stream_training import StreamTrainConfig, stream_train
 
@@ -179,8 +276,10 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                      if quick else StreamTrainConfig())
     seed = 0
     specs = [s for s in STREAMING_SPECS if not models or spec_name(*s) in models]
-    wav, csv = _test_stream(out, data, minutes, seed)
+    streams = {name: _stream(out, data, minutes, name) for name in STREAMS}
+    wav, csv = streams["test"]
     rows, evals, curves = [], {}, {}  # curves: "<model> <training>" -> scorer -> DET points
+    point_rows, point_curves = [], {}  # at the deployed operating point
     for arch, size, ratio in specs:
         name = spec_name(arch, size, ratio)
         clip_dir = run_folder(out, arch, size, ratio, seed)
@@ -203,9 +302,11 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
             window = arch == "ds_cnn"
             progress(f"streaming {name} {training}-trained: scoring the {minutes:g}-min stream")
             started = time.perf_counter()
-            result = stream_eval(run_dir, wav, csv, every=TFLM_WINDOW_EVERY if window else 1,
-                                 float_window_every=1, thresholds=STREAM_THRESHOLDS,
-                                 parts=PARTS, out_dir=out / "streaming" / f"{name}_{training}")
+            every = TFLM_WINDOW_EVERY if window else 1
+            result = stream_eval(run_dir, wav, csv, every=every, float_window_every=1,
+                                 thresholds=STREAM_THRESHOLDS, parts=PARTS,
+                                 settings=dict(RECOGNIZER_DEFAULTS),
+                                 out_dir=out / "streaming" / f"{name}_{training}")
             key = f"{name}_{training}"
             evals[key] = {"run_dir": str(run_dir), "json": result.get("json"),
                           "agreement": result["agreement"]}
@@ -218,12 +319,21 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
             for r in new:
                 print(json.dumps(r), flush=True)
             rows.extend(new)
-    truth_lines = csv.read_text().splitlines()[1:]
-    keywords = sum(1 for line in truth_lines
-                   if not line.startswith(("_silence_", "_unknown_")))
-    suite = {"summary": rows, "checks": _checks(rows), "evals": evals, "det": curves,
-             "stream": {"wav": str(wav), "truth": str(csv), "minutes": minutes,
-                        "keywords": keywords, "items": len(truth_lines), "snr_db": 10.0},
+            point, at_point = _at_operating_point(run_dir, streams, minutes, every, out,
+                                                  f"{name}_{training}")
+            for stream_name, r in at_point.items():
+                row = {"model": name, "training": training, "stream": stream_name,
+                       **_point_row(point, r)}
+                print(json.dumps(row), flush=True)
+                point_rows.append(row)
+                point_curves[f"{name} {training} {stream_name}"] = r["runs"]["tflm_int8"]["det"]
+    suite = {"summary": rows, "checks": {**_checks(rows), **_point_checks(point_rows)},
+             "evals": evals, "det": curves,
+             "operating_point": point_rows, "operating_point_det": point_curves,
+             "target_fa_per_hour": TARGET_FA_PER_HOUR,
+             "streams": {n: _stream_info(w, c) for n, (w, c) in streams.items()},
+             "stream": {**_stream_info(wav, csv), "wav": str(wav), "truth": str(csv),
+                        "minutes": minutes, "snr_db": STREAMS["test"]["snr_db"]},
              "stream_training": stream_config.to_dict(), "epochs": epochs,
              "thresholds": list(STREAM_THRESHOLDS), "parts": PARTS,
              "cpu_count": os.cpu_count(),

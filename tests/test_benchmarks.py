@@ -253,6 +253,27 @@ def test_streaming_scores_every_model_and_scorer_on_one_stream(bench):
     assert (out / "streaming_det.png").read_bytes()[:8] == PNG
     assert Path(result["stream"]["wav"]).is_file() and result["stream"]["minutes"] == 1.0
     assert (out / "streaming" / "ghost_gru_S_r2_stream" / "stream_eval.json").is_file()
+    # Every run at its operating point (chosen on a validation stream twice the stream's
+    # length, kept in its export.json) on the three streams; the negatives have no target.
+    assert set(result["streams"]) == {"test", "real_noise", "negatives"}
+    assert result["streams"]["negatives"]["keywords"] == 0
+    assert result["streams"]["negatives"]["unknown"] > 0
+    points = {(r["model"], r["training"], r["stream"]): r for r in result["operating_point"]}
+    assert set(points) == {(m, t, s) for m, t, _ in wanted
+                           for s in ("test", "real_noise", "negatives")}
+    for (model, training, stream), row in points.items():
+        assert row["fa_h_low"] <= row["fa_h"] <= row["fa_h_high"]
+        assert row["hours"] == pytest.approx((2 if stream == "negatives" else 1) / 60)
+        assert (row["frr"] is None) == (stream == "negatives") == (row["targets"] == 0)
+        spec = {"gru_S": ("gru", "S", 1), "ghost_gru_S_r2": ("ghost_gru", "S", 2),
+                "ds_cnn_S": ("ds_cnn", "S", 1)}[model]
+        run = bench_common.run_folder(out, *spec, 0)
+        run = run.with_name(run.name + "_stream") if training == "stream" else run
+        point = json.loads((run / "export" / "export.json").read_text())["operating_point"]
+        assert point["validation_stream"]["minutes"] == 2.0
+        assert (row["probability"], row["window_ms"], row["val_fa_h"]) == (
+            point["recognizer"]["detection_probability"],
+            point["recognizer"]["average_window_ms"], point["fa_per_hour"])
 
 
 # -- the report ------------------------------------------------------------------------------
