@@ -23,7 +23,15 @@ result's ``det`` (so the PNG can be re-drawn from the JSON).
 Clip-trained runs are reused from ``<out>/runs/`` when the ``paper`` suite (same ``--out``,
 same ``--epochs``) has made them; missing ones are trained here the same way. A
 stream-trained run (``<clip run>_stream``) is reused when it was made with the same
-``StreamTrainConfig``.
+``StreamTrainConfig``; it is quantized by per-frame QAT (``ghost-kws qat`` on a stream-trained
+run: on training streams with the per-frame targets), so its int8 model keeps the stream
+training.
+
+Every run is also scored at the operating point it deploys: chosen by ``ghost-kws
+operating-point`` for :data:`TARGET_FA_PER_HOUR` on a stream of its validation speakers, then
+run on each of :data:`STREAMS` (the test stream, a second stream built with other settings and
+real background noise, and a negative-only stream twice as long), FA/h with its 95% Poisson
+interval.
 """
 
 from __future__ import annotations
@@ -264,6 +272,7 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     """The suite's rows (model, training, scorer), checks, evaluations and DET plot."""
     from firmware_export.pipeline import RECOGNIZER_DEFAULTS, export_run
     from firmware_export.evaluate import stream_eval
+    from ghost_keras.quantization import qat_model_path, qat_run
     from ghost_keras.stream_training import StreamTrainConfig, stream_train
 
     tiny = tiny_mode(quick)
@@ -292,11 +301,17 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
         variants = [("clip", clip_dir)]
         if arch != "ds_cnn":
             stream_dir = clip_dir.with_name(clip_dir.name + "_stream")
-            same = _stream_config(stream_dir) == stream_config.to_dict()
-            if not (same and _finished(stream_dir)):
+            trained = (_stream_config(stream_dir) == stream_config.to_dict()
+                       and (stream_dir / "model.keras").is_file())
+            if not trained:
                 progress(f"streaming {name}: stream training -> {stream_dir}")
                 stream_train(clip_dir, stream_dir, stream_config, verbose=1)
-                export_run(stream_dir)  # post-training quantization of the float model
+            if not trained or not qat_model_path(stream_dir).is_file():
+                progress(f"streaming {name}: per-frame QAT and int8 export of {stream_dir}")
+                qat_run(stream_dir, verbose=0)  # per frame, on training streams
+                export_run(stream_dir)
+            elif not _finished(stream_dir):
+                export_run(stream_dir)
             variants.append(("stream", stream_dir))
         for training, run_dir in variants:
             window = arch == "ds_cnn"

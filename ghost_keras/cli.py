@@ -287,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_verbose(p, 1)
     p.set_defaults(func=_cmd_export)
 
-    p = command("qat", "quantization-aware fine-tuning of a run (-> RUN_DIR/qat)")
+    p = command("qat", "quantization-aware fine-tuning of a run (-> RUN_DIR/qat); a "
+                "stream-trained run is fine-tuned per frame on new training streams")
     p.add_argument("run_dir")
     p.add_argument("--epochs", type=int, help="fine-tuning epochs (default: 2)")
     p.add_argument("--learning-rate", type=float,

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 import tf_keras as keras
 
 from ghost_keras.data.long_stream import TruthItem, make_long_stream
@@ -175,7 +176,7 @@ def stream_examples(index: SpeechCommandsIndex, frontend: FrontendConfig,
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
 
 
-def _per_frame_twin(model: keras.Model) -> keras.Model:
+def per_frame_twin(model: keras.Model) -> keras.Model:
     """The model with logits at every frame, sharing nothing but a weight copy.
 
     Each layer is rebuilt from its own config, the recurrent ones with
@@ -196,6 +197,27 @@ def _per_frame_twin(model: keras.Model) -> keras.Model:
     twin = keras.models.clone_model(model, input_tensors=frames_any, clone_function=per_frame)
     twin.set_weights(model.get_weights())
     return twin
+
+
+def stream_datasets(run_config: dict[str, Any], seed: int
+                    ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """Per-frame ``(x, y, w)`` batches of a stream-trained run, made as its stream training made
+    them (its ``StreamTrainConfig``): one epoch's worth of new training streams (seeded by
+    ``seed``) and its fixed validation stream. For fine-tuning it further, e.g. with QAT
+    (:func:`ghost_keras.quantization.qat_run`)."""
+    from ghost_keras.training import TrainConfig, load_index
+
+    config = StreamTrainConfig(**run_config["stream_training"])
+    labels = list(run_config["labels"])
+    frontend = FrontendConfig.from_dict(run_config["frontend"])
+    index = load_index(TrainConfig.from_dict(run_config["train"]))
+    train = stream_examples(index, frontend, labels, "train", config.minutes_per_epoch, seed,
+                            config)
+    val = stream_examples(index, frontend, labels, "validation", config.validation_minutes,
+                          config.seed + 7919, config)
+    shuffled = tf.data.Dataset.from_tensor_slices(train).shuffle(len(train[0]), seed=seed)
+    return (shuffled.batch(config.batch_size),
+            tf.data.Dataset.from_tensor_slices(val).batch(64))
 
 
 def stream_train(run_dir: str | Path, out_dir: str | Path,
@@ -237,7 +259,7 @@ def stream_train(run_dir: str | Path, out_dir: str | Path,
     index = load_index(TrainConfig.from_dict(run_config["train"]))
     x_val, y_val, w_val = stream_examples(index, frontend, labels, "validation",
                                           config.validation_minutes, config.seed + 7919, config)
-    twin = _per_frame_twin(model)
+    twin = per_frame_twin(model)
     steps_per_epoch = None
     history: dict[str, list[float]] = {"loss": [], "val_loss": [], "val_accuracy": []}
 

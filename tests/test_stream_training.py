@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from ghost_keras.data import LABELS_12, SILENCE, UNKNOWN
-from ghost_keras.data.long_stream import TruthItem, stream_index
+from ghost_keras.data.long_stream import TruthItem, make_long_stream, stream_index
+from ghost_keras.features.stream import stream_features
 from ghost_keras.features import FrontendConfig
 from ghost_keras.stream_training import (
     StreamTrainConfig,
-    _per_frame_twin,
+    per_frame_twin,
     frame_targets,
     stream_examples,
     stream_train,
@@ -78,7 +79,7 @@ def test_per_frame_twin_is_built_from_the_layers_own_configs():
     h = keras.layers.GRU(5, reset_after=False)(h)
     logits = keras.layers.Dense(3)(keras.layers.Dense(4, activation="relu")(h))
     model = keras.Model(inputs, logits)
-    twin = _per_frame_twin(model)
+    twin = per_frame_twin(model)
     x = np.random.default_rng(1).normal(size=(2, 12, 6)).astype(np.float32)
     per_frame = twin(x).numpy()
     assert per_frame.shape == (2, 12, 3)
@@ -109,12 +110,18 @@ def test_stream_examples_are_cut_from_the_truth_and_deterministic(exported_run: 
     assert not np.array_equal(other[1][: min(len(y), len(other[1]))], y[: len(other[1])])
 
 
-def test_stream_training_lowers_the_per_frame_loss_and_keeps_a_clip_model(
-        exported_run: Path, tmp_path: Path):
-    out = tmp_path / "stream_run"
+@pytest.fixture(scope="module")
+def stream_run(exported_run: Path, tmp_path_factory) -> tuple[Path, dict]:
+    """The real exported run fine-tuned per frame for two short epochs."""
+    out = tmp_path_factory.mktemp("stream") / "stream_run"
     cfg = StreamTrainConfig(epochs=2, minutes_per_epoch=4, segment_minutes=2,
                             validation_minutes=1, chunk_frames=150, seed=0)
-    metrics = stream_train(exported_run, out, cfg, verbose=0)
+    return out, stream_train(exported_run, out, cfg, verbose=0)
+
+
+def test_stream_training_lowers_the_per_frame_loss_and_keeps_a_clip_model(
+        exported_run: Path, stream_run):
+    out, metrics = stream_run
     losses = metrics["stream_val_loss"]
     assert len(losses) == 3  # epoch 0 (the clip-trained model) and two epochs
     # A clip-trained model read at every frame is far from per-frame targets; two short
@@ -134,7 +141,7 @@ def test_stream_training_lowers_the_per_frame_loss_and_keeps_a_clip_model(
 
     model = keras.models.load_model(out / "model.keras")
     assert model.output_shape == (None, len(LABELS_12))
-    twin = _per_frame_twin(model)
+    twin = per_frame_twin(model)
     x = np.random.default_rng(0).normal(size=(3, 49, 40)).astype(np.float32)
     np.testing.assert_allclose(twin(x).numpy()[:, -1], model(x).numpy(), atol=1e-5)
 
@@ -161,3 +168,39 @@ def test_cli_stream_train_reports_errors_cleanly(exported_run: Path, capsys):
 
     assert main(["stream-train", str(exported_run), "--out", str(exported_run)]) == 2
     assert "out_dir must differ" in capsys.readouterr().err
+
+
+def test_qat_of_a_stream_trained_run_is_per_frame_and_its_int8_model_follows_it(
+        stream_run, tmp_path: Path, capsys):
+    """``qat`` on a stream-trained run fine-tunes per frame on new training streams and saves
+    the clip-shaped QAT model export reads; the int8 step model exported from it, run on TFLM
+    over a validation stream, gives the per-frame answers of the float model it came from (a
+    garbled weight or range transfer would not)."""
+    import shutil
+
+    from firmware_export.evaluate import argmax_agreement, load_export, run_float_step, run_tflm
+    from firmware_export.pipeline import export_run
+    from ghost_keras.quantization import qat_model_path, qat_run
+    from ghost_keras.training import load_run
+
+    run = tmp_path / "run"
+    shutil.copytree(stream_run[0], run)
+    accuracy = qat_run(run, epochs=1, verbose=0)
+    metrics = json.loads((run / "qat" / "metrics.json").read_text())
+    assert metrics["per_frame"] and len(metrics["val_loss_by_epoch"]) == 1
+    assert accuracy > 2 / 12 and metrics["test_accuracy"] == accuracy
+    from ghost_keras.quantization import load_qat_model
+
+    assert load_qat_model(qat_model_path(run)).output_shape == (None, len(LABELS_12))
+    assert export_run(run).source == "qat"
+    config = json.loads((run / "config.json").read_text())
+    index = stream_index(config["train"]["split_dirs"][0], run_dir=run)
+    audio, _ = make_long_stream(index, 60.0, seed=5, split="validation")
+    loaded = load_export(run)
+    features, times = stream_features(audio, loaded.frontend)
+    int8 = run_tflm(loaded.exported, features, times)
+    model, _ = load_run(run)
+    agree = argmax_agreement(int8, run_float_step(model, features, times))["agreement"]
+    with capsys.disabled():
+        print(f"\nper-frame QAT int8 (TFLM) vs float step: frame argmax agreement {agree:.1%}")
+    assert agree >= 0.9

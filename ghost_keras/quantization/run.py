@@ -56,23 +56,42 @@ def qat_run(run_dir: str | Path, epochs: int = DEFAULT_QAT_EPOCHS,
     validation accuracy is kept (the first one on a tie), so the saved model has always had at
     least one epoch of fine-tuning (why: :data:`DEFAULT_QAT_EPOCHS`). The QAT model is saved
     atomically (written beside, then renamed).
+
+    A **stream-trained** run (``ghost-kws stream-train``) is fine-tuned the way it was trained,
+    per frame: its per-frame twin on new training streams with the per-frame targets
+    (:func:`ghost_keras.stream_training.stream_datasets`), the epoch with the lowest validation
+    loss on its validation stream kept, then the weights and ranges moved into the clip-shaped
+    QAT model that export reads. QAT on clips would undo the stream training.
     """
     run_dir = Path(run_dir)
     model, run_config = load_run(run_dir)
     datasets, _ = run_datasets(run_config, augment=True,
                                batch_size=int(run_config["train"]["batch_size"]))
     keras.utils.set_random_seed(int(run_config["train"]["seed"]))
-    qat = quantize_model(model)
+    per_frame = "stream_training" in run_config
+    if per_frame:
+        from ghost_keras.stream_training import per_frame_twin, stream_datasets
+
+        train_ds, val_ds = stream_datasets(run_config, seed=int(run_config["train"]["seed"]))
+        qat = quantize_model(per_frame_twin(model))
+    else:
+        train_ds, val_ds = datasets["train"], datasets["validation"]
+        qat = quantize_model(model)
+    monitor = "val_loss" if per_frame else "val_accuracy"
     out = qat_model_path(run_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(".partial." + out.name)
     try:
         history = fine_tune(
-            qat, datasets["train"], datasets["validation"], epochs=epochs, lr=learning_rate,
-            verbose=verbose,
-            callbacks=[keras.callbacks.ModelCheckpoint(str(partial), monitor="val_accuracy",
+            qat, train_ds, val_ds, epochs=epochs, lr=learning_rate, verbose=verbose,
+            callbacks=[keras.callbacks.ModelCheckpoint(str(partial), monitor=monitor,
                                                        save_best_only=True)])
         qat = load_qat_model(partial)
+        if per_frame:  # the same layers read per frame: move weights and ranges over
+            clip_qat = quantize_model(model)
+            clip_qat.set_weights(qat.get_weights())
+            qat = clip_qat
+            qat.save(partial)
         partial.replace(out)
     except BaseException:
         # Failed or interrupted: no partial file, and no empty qat folder, stays behind.
@@ -80,11 +99,12 @@ def qat_run(run_dir: str | Path, epochs: int = DEFAULT_QAT_EPOCHS,
         with contextlib.suppress(OSError):
             out.parent.rmdir()
         raise
-    val = [float(v) for v in history.history["val_accuracy"]]
+    val = [float(v) for v in history.history[monitor]]
     x_test, y_test = datasets.as_numpy("test")
     predictions = np.argmax(qat.predict(x_test, batch_size=256, verbose=0), axis=-1)
     accuracy = float(np.mean(predictions == y_test))
     atomic_write_json(out.parent / "metrics.json", {
         "test_accuracy": accuracy, "epochs": epochs, "learning_rate": learning_rate,
-        "validation_accuracy_by_epoch": val, "kept_epoch": 1 + int(np.argmax(val))})
+        "per_frame": per_frame, f"{monitor}_by_epoch": val,
+        "kept_epoch": 1 + int(np.argmin(val) if per_frame else np.argmax(val))})
     return accuracy
