@@ -133,13 +133,50 @@ def test_cells_in_float_mode_are_the_ghost_cells(ratio, cheap_op, reset_after):
 def test_state_has_the_fixed_int8_grid():
     keras.utils.set_random_seed(1)
     model = build_model("ghost_lstm", "S", input_shape=(FRAMES, FEATURES), num_labels=5)
-    step = step_model(quantize_model(model, calibration_data=[X]))
+    qat = quantize_model(model, calibration_data=[X])
+    r = qat.get_layer("rnn").cell.cell_state_range
+    step = step_model(qat)
     big = [np.full((8, int(t.shape[-1])), 9.0, np.float32) for t in step.inputs[1:]]
     _, state, cell = (np.asarray(t) for t in step([X[:, 0], *big]))
     np.testing.assert_array_equal(state * 128, np.round(state * 128))  # scale 1/128
     assert state.min() >= -1 and state.max() <= 127 / 128
-    np.testing.assert_array_equal(cell * 32, np.round(cell * 32))  # cell state: 4/128
-    assert cell.min() >= -4 and cell.max() <= 4 * 127 / 128
+    np.testing.assert_allclose(cell * 128 / r, np.round(cell * 128 / r), atol=1e-4)  # R/128
+    assert cell.min() >= -r - 1e-6 and cell.max() <= r * 127 / 128 + 1e-6
+
+
+@pytest.mark.parametrize("gain", [0.05, 30.0])
+def test_cell_state_range_is_calibrated_to_what_c_reaches(gain):
+    """The LSTM cell state's fixed range holds the largest |c| of the calibration batches,
+    computed here independently by stepping the float cell: small inputs keep c far below the
+    old fixed 4 (steps at least twice finer), large ones push it past 4 (no clipping)."""
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((FRAMES, FEATURES))
+    cell = GhostLSTMCell(16, ratio=1)
+    rnn = keras.layers.RNN(cell, name="rnn")
+    model = keras.Model(inputs, keras.layers.Dense(5)(rnn(inputs)))
+    # Forget gate near 1 and a large input gate: c integrates its input over the frames.
+    weights = cell.get_weights()
+    weights[0] = weights[0] * 3.0
+    weights[2][16:32] += 5.0
+    cell.set_weights(weights)
+    x = (gain * X).astype(np.float32)
+    h = c = tf.zeros((len(x), 16))
+    largest = 0.0
+    for t in range(FRAMES):
+        _, (h, c) = cell(x[:, t], [h, c])
+        largest = max(largest, float(tf.reduce_max(tf.abs(c))))
+    qat = quantize_model(model, calibration_data=[x])
+    r = qat.get_layer("rnn").cell.cell_state_range
+    # Calibration runs the learned ranges in float but keeps the fixed grids (state 1/128,
+    # gates 1/256), so its c is the float cell's up to that rounding over 20 frames (measured
+    # 1.0% at gain 0.05); a range left at 4 or set from another tensor is far off either way.
+    assert r * 127 / 128 == pytest.approx(largest, rel=0.03)
+    assert (r < 2.0) if gain < 1 else (r > 4.0)
+    # The export's state tensors carry that range (scale R/128, zero point 0, in and out).
+    exported = convert_model(qat, x[:4], probabilities=False)
+    info = assert_int8_interface(exported.tflite)
+    cell_in = info.inputs[exported.state_inputs[1]]
+    assert cell_in.scale == pytest.approx(r / 128, rel=1e-6) and cell_in.zero_point == 0
 
 
 @pytest.mark.parametrize("arch", ["gru", "ghost_gru", "ghost_lstm"])
@@ -232,11 +269,14 @@ def test_qat_model_predicts_tflm_int8(arch):
     assert set(info.ops) <= INT8_BUILTINS, info.ops
     # Each state: the same scale and zero point in and out; the firmware copies it back.
     assert len(exported.state_sizes) == (2 if arch == "lstm" else 1)  # LSTM: h, then c
-    state_scales = [1 / 128, 4 / 128]
+    state_scales = [1 / 128]
+    if arch == "lstm":  # the calibrated cell-state range R: scale R/128
+        state_scales.append(qat.get_layer("rnn").cell.cell_state_range / 128)
     for k, (i, o) in enumerate(zip(exported.state_inputs, exported.state_outputs)):
         state_in, state_out = info.inputs[i], info.outputs[o]
-        assert (state_in.scale, state_in.zero_point) == (state_scales[k], 0)
-        assert (state_out.scale, state_out.zero_point) == (state_scales[k], 0)
+        assert state_in.scale == pytest.approx(state_scales[k], rel=1e-6)
+        assert (state_out.scale, state_in.zero_point, state_out.zero_point) == (
+            state_in.scale, 0, 0)
 
     # Every int8 range comes from the QAT model: other representative data, the same bytes.
     assert convert_model(qat, x_test[10:11] + 0.5, probabilities=False).tflite == exported.tflite

@@ -42,8 +42,10 @@ GhostLSTM (state ``s = [h, g]`` and cell state ``c``)::
     s_out = state(concat([h_new, g_new]))
 
 The LSTM cell state ``c`` is not bounded by 1: it gets its own fixed range ``cell``
-``[-R, R * 127/128]`` (``cell_state_range`` R, default 4: scale R/128), again shared by the
-state input and output so the firmware copies it back unchanged.
+``[-R, R * 127/128]`` (``cell_state_range`` R: scale R/128), again shared by the state input and
+output so the firmware copies it back unchanged. R is calibrated per model
+(:func:`ghost_keras.quantization.calibrate`: the largest ``|c|`` the float cell reaches on the
+calibration batches); 4 until then.
 
 The quantizers' variables exist whether or not ``qat`` is on, so a float (``qat=False``) and
 a QAT cell have the same weight list. With ``qat=False`` the cell computes the float Ghost cell.
@@ -410,6 +412,10 @@ class QuantizedGhostLSTMCell(_QuantizedCellMixin, GhostLSTMCell):
         self.built = True
 
     def _cell(self, x: tf.Tensor) -> tf.Tensor:
+        observer = getattr(self, "cell_state_observer", None)
+        if observer is not None:  # calibration: record c, and do not clip it at the old range
+            observer(x)
+            return x
         if not self.qat:
             return x
         r = self.cell_state_range
