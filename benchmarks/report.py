@@ -23,7 +23,8 @@ import ghost_keras  # noqa: F401  (tf-keras before TensorFlow, quiet TF logs)
 from ghost_keras.fileio import atomic_write_bytes, atomic_write_text
 
 #: Suites in page order; any other ``*.json`` with a ``suite`` and a ``summary`` follows.
-SUITE_ORDER = ["paper", "deploy", "streaming", "redundancy", "train_speed"]
+SUITE_ORDER = ["paper", "recipe", "int8_lstm", "deploy", "streaming", "redundancy",
+               "train_speed"]
 
 #: PNG width limit of the copies (pixels): enough to read, small in the repository.
 MAX_PNG_WIDTH = 1200
@@ -41,6 +42,8 @@ TITLES = {
     "redundancy": "Redundancy of hidden states (the paper's Figs. 1 and 2)",
     "train_speed": "Training step time",
     "streaming": "Keyword spotting on continuous audio: misses and false accepts per hour",
+    "recipe": "The training recipe, one change per row (ablation)",
+    "int8_lstm": "int8 LSTM: the cell state's range fixed at 4 or calibrated per model",
 }
 
 DESCRIPTIONS = {
@@ -94,6 +97,19 @@ DESCRIPTIONS = {
         "threshold of the 20 FA/h point; `mmacs_per_s`: model MACs per "
         "second of audio; `host_ms_per_s`: host time per second of audio (TFLM reference "
         "kernels for `tflm_int8`, Keras for the float runs: relative figures)."),
+    "recipe": (
+        "GRU-S and GhostGRU-S r2 (float, seed 0), each row the row before plus one change: "
+        "`+extra` speech_commands_extra's clips and real background noise, `+balance` "
+        "class-balanced sampling, `+specaug` time and frequency masks, `+ls_cosine` label "
+        "smoothing 0.1 with 1-epoch warmup and cosine decay, `+wd` AdamW weight decay. Every "
+        "row scored on one test set (the baseline data's test split); `own_test_acc`: on the "
+        "row's own test split (not comparable across rows)."),
+    "int8_lstm": (
+        "LSTM-S and GhostLSTM-S r2, each quantized twice from the same float run: QAT with the "
+        "LSTM cell state's int8 range fixed at [-4, 4·127/128] (`fixed_4`, what every LSTM had "
+        "before) and with the range calibrated per model (`calibrated`: the largest |c| of the "
+        "calibration batches). `cell_state_range`: R; `int8_tflm_acc`: every test clip "
+        "streamed through TFLite Micro; `int8_vs_float_points`: int8 minus float, points."),
     "train_speed": (
         "Training step time on random 49×40 batches of 100 (the recurrence's cost, not the "
         "data pipeline's): GhostGRU against Keras' GRU of the same full width and of its "

@@ -17,6 +17,9 @@ Suites (each prints a table and writes ``<results>/<suite>.json``, ``.md`` and P
 - ``streaming``: GRU-S, GhostGRU-S r2 (clip-trained and stream-trained) and DS-CNN-S on a long
   stream of test speakers, float and int8 on TFLM: FRR at 1/5/20 FA/h, drift, compute per
   second of audio (:mod:`benchmarks.streaming`).
+- ``int8_lstm``: LSTM-S and GhostLSTM-S r2 quantized with the cell state's int8 range fixed at
+  4 and calibrated per model, side by side from the same float runs
+  (:mod:`benchmarks.int8_lstm`).
 - ``recipe``: the training-recipe ablation on GRU-S and GhostGRU-S r2 (extra data, class
   balancing, SpecAugment, label smoothing + cosine schedule, weight decay), every row scored on
   the baseline's test split (:mod:`benchmarks.recipe`).
@@ -48,6 +51,7 @@ from typing import Any
 
 from benchmarks.common import TINY_CLIPS_PER_WORD, data_choice, markdown_table, tiny_mode
 from benchmarks.deploy import suite_deploy
+from benchmarks.int8_lstm import suite_int8_lstm
 from benchmarks.paper import suite_paper
 from benchmarks.recipe import suite_recipe
 from benchmarks.redundancy import suite_redundancy
@@ -63,6 +67,7 @@ SUITES: dict[str, Callable[..., dict[str, Any]]] = {
     "redundancy": suite_redundancy,
     "streaming": suite_streaming,
     "recipe": suite_recipe,
+    "int8_lstm": suite_int8_lstm,
 }
 
 

@@ -387,13 +387,16 @@ class QuantizedGhostLSTMCell(_QuantizedCellMixin, GhostLSTMCell):
         qat: Apply the fake quantization.
         cell_state_range: ``R``: the cell state ``c`` is quantized to the fixed range
             ``[-R, R * 127/128]`` (scale ``R/128``, zero point 0) at the state input and output.
+        calibrate_cell_state: let :func:`~ghost_keras.quantization.calibrate` set ``R`` from
+            the data (False: ``R`` stays as given).
     """
 
     def __init__(self, units: int, ratio: int = 2, unit_forget_bias: bool = True,
                  qat: bool = True, cell_state_range: float = DEFAULT_CELL_STATE_RANGE,
-                 **kwargs: Any):
+                 calibrate_cell_state: bool = True, **kwargs: Any):
         super().__init__(units, ratio=ratio, unit_forget_bias=unit_forget_bias, **kwargs)
         self._init_quantization(qat)
+        self.calibrate_cell_state = bool(calibrate_cell_state)
         self.cell_state_range = float(cell_state_range)
         if self.cell_state_range <= 0:
             raise ValueError(f"cell_state_range must be positive, got {cell_state_range!r}.")
@@ -440,7 +443,8 @@ class QuantizedGhostLSTMCell(_QuantizedCellMixin, GhostLSTMCell):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "qat": self.qat,
-                "cell_state_range": self.cell_state_range}
+                "cell_state_range": self.cell_state_range,
+                "calibrate_cell_state": self.calibrate_cell_state}
 
 
 @expose_cell_options

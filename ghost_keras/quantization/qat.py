@@ -122,14 +122,17 @@ def _cell_options(layer: keras.layers.RNN) -> tuple[str, dict[str, Any]]:
     return kind, options
 
 
-def _quantized_rnn(layer: keras.layers.RNN, cell_state_range: float) -> keras.layers.RNN:
+def _quantized_rnn(layer: keras.layers.RNN, cell_state_range: float | None
+                   ) -> keras.layers.RNN:
     kind, options = _cell_options(layer)
     rnn_config = layer.get_config()
     kwargs = {key: rnn_config[key] for key in _RNN_OPTIONS if key in rnn_config}
     if rnn_config.get("activity_regularizer") is not None:
         kwargs["activity_regularizer"] = rnn_config["activity_regularizer"]
     if kind == "lstm":
-        options["cell_state_range"] = cell_state_range
+        options["calibrate_cell_state"] = cell_state_range is None
+        options["cell_state_range"] = (DEFAULT_CELL_STATE_RANGE if cell_state_range is None
+                                       else cell_state_range)
     layer_class = QuantizedGhostGRU if kind == "gru" else QuantizedGhostLSTM
     try:
         return layer_class(name=layer.name, **options, **kwargs)
@@ -158,7 +161,7 @@ def _is_self_quantized(layer: keras.layers.Layer) -> bool:
 def quantize_model(
     model: keras.Model,
     *,
-    cell_state_range: float = DEFAULT_CELL_STATE_RANGE,
+    cell_state_range: float | None = None,
     calibration_data: Any = None,
     calibration_steps: int = 20,
 ) -> keras.Model:
@@ -174,7 +177,9 @@ def quantize_model(
             :func:`ghost_keras.models.build_model` (``gru``, ``ghost_gru``, ``lstm``,
             ``ghost_lstm``, ``ds_cnn``): recurrent layers plus layers tfmot's default 8-bit
             registry supports.
-        cell_state_range: LSTM only: the fixed int8 range ``[-R, R*127/128]`` of the cell state.
+        cell_state_range: LSTM only: ``R`` of the cell state's fixed int8 range
+            ``[-R, R*127/128]``; None (default): set by :func:`calibrate` from the data
+            (``DEFAULT_CELL_STATE_RANGE`` until then).
         calibration_data: Optional batches (``tf.data.Dataset`` or iterable of ``x`` or
             ``(x, y)``) to :func:`calibrate` the learned ranges from right away.
         calibration_steps: Batches used from ``calibration_data``.
@@ -374,7 +379,8 @@ def calibrate(qat_model: keras.Model, data: Iterable[Any], steps: int = 20) -> i
     """
     recorder = _RangeRecorder(record_activations=True)
     lstm_cells = [layer.cell for layer in qat_model.layers
-                  if isinstance(getattr(layer, "cell", None), QuantizedGhostLSTMCell)]
+                  if isinstance(getattr(layer, "cell", None), QuantizedGhostLSTMCell)
+                  and layer.cell.calibrate_cell_state]
     largest = {id(cell): 0.0 for cell in lstm_cells}
 
     def observer(cell: QuantizedGhostLSTMCell) -> Callable[[tf.Tensor], None]:
