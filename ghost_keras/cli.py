@@ -50,7 +50,7 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
 #: TrainConfig fields that `train` takes as options of the same name (the recipe group).
 RECIPE_OPTIONS = ("balance_classes", "time_masks", "time_mask_frames", "freq_masks",
                   "freq_mask_bins", "label_smoothing", "weight_decay", "lr_schedule",
-                  "warmup_epochs")
+                  "warmup_epochs", "teacher_run", "distill_alpha", "distill_temperature")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -266,6 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "first, cosine decay to the last")
     recipe.add_argument("--warmup-epochs", type=float, default=0.0,
                         help="linear warmup of the cosine schedule, in epochs")
+    recipe.add_argument("--teacher-run", metavar="RUN",
+                        help="knowledge distillation from this trained run (same labels and "
+                             "front end; e.g. a GRU-L) (default: none)")
+    recipe.add_argument("--distill-alpha", type=float, default=0.5,
+                        help="weight of the teacher's soft targets in the loss")
+    recipe.add_argument("--distill-temperature", type=float, default=4.0,
+                        help="softmax temperature of the soft targets")
     _add_verbose(p, 1, KERAS_VERBOSE)
     p.set_defaults(func=_cmd_train)
 

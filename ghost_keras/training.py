@@ -88,6 +88,10 @@ class TrainConfig:
         lr_schedule: ``piecewise`` (``learning_rates`` in equal shares, the original recipe) or
             ``cosine`` (warmup to ``learning_rates[0]``, cosine decay to ``learning_rates[-1]``).
         warmup_epochs: Linear warmup of the ``cosine`` schedule, in epochs (fractions allowed).
+        teacher_run: A finished run whose float model teaches this one by knowledge
+            distillation (:mod:`ghost_keras.distillation`; same labels and front end); None: off.
+        distill_alpha: Weight of the teacher's soft targets in the loss, in [0, 1].
+        distill_temperature: Softmax temperature of the soft targets.
 
     Every field added after the first release defaults to the earlier behaviour, so an older
     ``config.json`` loads and describes the run it made.
@@ -119,6 +123,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_schedule: str = "piecewise"
     warmup_epochs: float = 0.0
+    teacher_run: str | None = None
+    distill_alpha: float = 0.5
+    distill_temperature: float = 4.0
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -135,6 +142,9 @@ class TrainConfig:
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose one of "
                              f"{SCHEDULES}.")
+        if not 0.0 <= self.distill_alpha <= 1.0 or not self.distill_temperature > 0:
+            raise ValueError(f"distill_alpha={self.distill_alpha} must be in [0, 1] and "
+                             f"distill_temperature={self.distill_temperature} > 0.")
         if self.warmup_epochs < 0 or (self.warmup_epochs and self.lr_schedule != "cosine"):
             raise ValueError(f"warmup_epochs={self.warmup_epochs}: must be >= 0, and needs "
                              "lr_schedule='cosine'.")
@@ -254,22 +264,27 @@ def _train_into(run_dir: Path, config: TrainConfig, verbose: int) -> RunResult:
     input_shape = (frontend.config.num_frames, frontend.config.feature_dim)
     steps = int(tf.data.experimental.cardinality(datasets["train"]).numpy())
 
+    best = run_dir / BEST_FILE
     with _strategy(config.strategy).scope():
         model = build_model(config.arch, config.size, input_shape, len(labels),
                             ratio=config.ratio, cheap_op=config.cheap_op)
-        _compile(model, config, _schedule(config, steps))
-    best = run_dir / BEST_FILE
+        trainer, checkpoint = model, keras.callbacks.ModelCheckpoint(
+            str(best), monitor="val_accuracy", save_best_only=True)
+        if config.teacher_run:
+            from ghost_keras.distillation import BestStudentCheckpoint, Distiller
+
+            trainer = Distiller(model, _teacher(config.teacher_run, labels, frontend.config),
+                                config.distill_alpha, config.distill_temperature)
+            checkpoint = BestStudentCheckpoint(model, str(best), monitor="val_accuracy",
+                                               save_best_only=True)
+        _compile(trainer, config, _schedule(config, steps))
     timer = _EpochTimer()
-    history = model.fit(
+    history = trainer.fit(
         datasets["train"],
         validation_data=datasets["validation"],
         epochs=config.epochs,
         verbose=verbose,
-        callbacks=[
-            keras.callbacks.ModelCheckpoint(str(best), monitor="val_accuracy",
-                                            save_best_only=True),
-            timer,
-        ],
+        callbacks=[checkpoint, timer],
     ).history
     model = keras.models.load_model(best)
     for stale in DERIVED_DIRS:
@@ -294,6 +309,19 @@ def _train_into(run_dir: Path, config: TrainConfig, verbose: int) -> RunResult:
     plot_confusion(y_test, predictions, labels, run_dir / "confusion_matrix.png",
                    title=f"{model.name} test accuracy {accuracy:.1%}")
     return RunResult(run_dir, accuracy, profile, timer.mean, history)
+
+
+def _teacher(run_dir: str, labels: list[str], frontend: FrontendConfig) -> keras.Model:
+    """The float model of a teacher run, checked to read the same features and labels."""
+    teacher, run_config = load_run(run_dir)
+    if list(run_config["labels"]) != labels:
+        raise ValueError(f"teacher {run_dir} answers {run_config['labels']}, this run needs "
+                         f"{labels}: distil from a run trained on the same labels.")
+    if FrontendConfig.from_dict(run_config["frontend"]) != frontend:
+        raise ValueError(f"teacher {run_dir} was trained on other features "
+                         f"({run_config['frontend']['kind']}, not these): distil from a run "
+                         "with the same front end.")
+    return teacher
 
 
 class _EpochTimer(keras.callbacks.Callback):

@@ -103,11 +103,14 @@ def test_train_recipe_options_are_the_train_config_fields_with_its_defaults(monk
     monkeypatch.setattr(ghost_keras.training, "train", fake_train)
     assert cli.main(["train", "--balance-classes", "--time-masks", "2", "--time-mask-frames", "10",
                  "--lr-schedule", "cosine", "--warmup-epochs", "1", "--label-smoothing",
-                 "0.1", "--weight-decay", "0.05"]) == 130
+                 "0.1", "--weight-decay", "0.05", "--teacher-run", "runs/big",
+                 "--distill-alpha", "0.7", "--distill-temperature", "2"]) == 130
     config = seen["config"]
     assert (config.balance_classes, config.time_masks, config.time_mask_frames,
             config.lr_schedule, config.warmup_epochs, config.label_smoothing,
             config.weight_decay) == (True, 2, 10, "cosine", 1.0, 0.1, 0.05)
+    assert (config.teacher_run, config.distill_alpha, config.distill_temperature) == (
+        "runs/big", 0.7, 2.0)
 
 
 def test_every_default_is_shown_in_help():
@@ -297,7 +300,7 @@ def test_interrupted_qat_leaves_no_partial_model(tmp_path, monkeypatch):
 
     monkeypatch.setattr(qat_module, "run_datasets",
                         lambda config, augment, batch_size: ({"train": 0, "validation": 0}, 0))
-    monkeypatch.setattr(qat_module, "quantize_model", lambda model: model)
+    monkeypatch.setattr(qat_module, "quantize_model", lambda model, **_: model)
     monkeypatch.setattr(qat_module, "fine_tune", interrupted_fine_tune)
     with pytest.raises(KeyboardInterrupt):
         qat_module.qat_run(run)
