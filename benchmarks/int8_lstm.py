@@ -19,8 +19,10 @@ from benchmarks.common import (LEARNING_RATES, DataChoice, progress, run_folder,
 
 #: The models of the suite (arch, size, ratio).
 LSTM_SPECS = [("lstm", "S", 1), ("ghost_lstm", "S", 2)]
-#: The two ways of quantizing the cell state: name -> ``qat_run(cell_state_range=...)``.
-MODES = {"fixed_4": 4.0, "calibrated": None}
+#: The ways of quantizing the cell state: name -> ``qat_run``'s ``cell_state_range`` (None:
+#: calibrated) and ``cell_state_percentile`` of the calibration batches' ``|c|``.
+MODES = {"fixed_4": (4.0, 100.0), "calibrated_max": (None, 100.0),
+         "calibrated_p99.99": (None, 99.99), "calibrated_p99.9": (None, 99.9)}
 
 
 def suite_int8_lstm(out: Path, quick: bool, data: DataChoice, seeds: int | None,
@@ -43,7 +45,7 @@ def suite_int8_lstm(out: Path, quick: bool, data: DataChoice, seeds: int | None,
             train_one(out, arch, size, ratio, 0, data, epochs, 0, LEARNING_RATES,
                       tag="int8_lstm")
         float_accuracy = json.loads((source / "metrics.json").read_text())["test_accuracy"]
-        for mode, cell_state_range in MODES.items():
+        for mode, (cell_state_range, percentile) in MODES.items():
             run = out / "int8_lstm" / f"{name}_{mode}"
             shutil.rmtree(run, ignore_errors=True)
             run.parent.mkdir(parents=True, exist_ok=True)
@@ -54,18 +56,23 @@ def suite_int8_lstm(out: Path, quick: bool, data: DataChoice, seeds: int | None,
             (run / "config.json").write_text(json.dumps(config, indent=2))
             progress(f"int8_lstm {name} {mode}: QAT {qat_epochs} epochs, int8 export")
             qat_accuracy = qat_run(run, epochs=qat_epochs, verbose=0,
-                                   cell_state_range=cell_state_range)
+                                   cell_state_range=cell_state_range,
+                                   cell_state_percentile=percentile)
             ranges = [layer.cell.cell_state_range
                       for layer in load_qat_model(qat_model_path(run)).layers
                       if hasattr(getattr(layer, "cell", None), "cell_state_range")]
             report = export_run(run).report
+            qat_metrics = json.loads((run / "qat" / "metrics.json").read_text())
             row = {"model": name, "mode": mode, "cell_state_range": ranges[0],
                    "float_acc": float_accuracy, "qat_acc": qat_accuracy,
+                   "qat_val_acc": max(qat_metrics["val_accuracy_by_epoch"]),
                    "int8_tflm_acc": report.accuracy,
                    "int8_vs_float_points": 100 * (report.accuracy - float_accuracy),
                    "agreement_qat": report.agreement_qat}
             print(json.dumps(row), flush=True)
             rows.append(row)
     return {"summary": rows, "epochs": epochs, "qat_epochs": qat_epochs,
-            "note": "fixed_4: R = 4 for every model (before); calibrated: R from the data. "
-                    "Both from the same float run; int8_tflm_acc: every test clip on TFLM."}
+            "note": "fixed_4: R = 4 for every model (before); calibrated_*: R from the data "
+                    "(the largest |c| of the calibration batches, or a percentile of them). "
+                    "All from the same float run; int8_tflm_acc: every test clip on TFLM; "
+                    "qat_val_acc: the validation split, where a choice between them is made."}

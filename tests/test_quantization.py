@@ -172,6 +172,11 @@ def test_cell_state_range_is_calibrated_to_what_c_reaches(gain):
     # 1.0% at gain 0.05); a range left at 4 or set from another tensor is far off either way.
     assert r * 127 / 128 == pytest.approx(largest, rel=0.03)
     assert (r < 2.0) if gain < 1 else (r > 4.0)
+    # A percentile instead of the largest value: a smaller range; a fixed range stays fixed.
+    median = quantize_model(model, cell_state_percentile=50, calibration_data=[x])
+    assert median.get_layer("rnn").cell.cell_state_range < 0.9 * r
+    fixed = quantize_model(model, cell_state_range=4.0, calibration_data=[x])
+    assert fixed.get_layer("rnn").cell.cell_state_range == 4.0
     # The export's state tensors carry that range (scale R/128, zero point 0, in and out).
     exported = convert_model(qat, x[:4], probabilities=False)
     info = assert_int8_interface(exported.tflite)

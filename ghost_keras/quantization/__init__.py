@@ -18,6 +18,7 @@ Example:
 """
 
 from ghost_keras.quantization.cells import (
+    DEFAULT_CELL_STATE_PERCENTILE,
     DEFAULT_CELL_STATE_RANGE,
     SIGMOID_MAX,
     SIGMOID_MIN,
@@ -41,6 +42,7 @@ from ghost_keras.quantization.run import load_qat_model, qat_model_path, qat_run
 
 __all__ = [
     "CUSTOM_OBJECTS",
+    "DEFAULT_CELL_STATE_PERCENTILE",
     "DEFAULT_CELL_STATE_RANGE",
     "QuantizedGhostGRU",
     "QuantizedGhostGRUCell",

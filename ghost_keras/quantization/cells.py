@@ -69,8 +69,10 @@ _quantizers = tfmot.quantization.keras.quantizers
 STATE_MIN, STATE_MAX = -1.0, 127.0 / 128.0
 #: The int8 range of LOGISTIC outputs: scale 1/256, zero point -128.
 SIGMOID_MIN, SIGMOID_MAX = 0.0, 255.0 / 256.0
-#: Default range of the LSTM cell state: [-4, 4 * 127/128], scale 1/32.
+#: Range of the LSTM cell state before calibration: [-4, 4 * 127/128], scale 1/32.
 DEFAULT_CELL_STATE_RANGE = 4.0
+#: The percentile of the calibration batches' ``|c|`` the cell state's range is set to.
+DEFAULT_CELL_STATE_PERCENTILE = 100.0
 
 #: Range cap of a tensor that feeds only LOGISTIC or TANH. Their int8 outputs are saturated
 #: well before +-8 (sigmoid(6.3) and tanh(3.1) already round to the top code), so a wider
@@ -387,16 +389,20 @@ class QuantizedGhostLSTMCell(_QuantizedCellMixin, GhostLSTMCell):
         qat: Apply the fake quantization.
         cell_state_range: ``R``: the cell state ``c`` is quantized to the fixed range
             ``[-R, R * 127/128]`` (scale ``R/128``, zero point 0) at the state input and output.
-        calibrate_cell_state: let :func:`~ghost_keras.quantization.calibrate` set ``R`` from
-            the data (False: ``R`` stays as given).
+        cell_state_percentile: :func:`~ghost_keras.quantization.calibrate` sets ``R`` to this
+            percentile of the ``|c|`` it sees (100: the largest); None: ``R`` stays as given.
     """
 
     def __init__(self, units: int, ratio: int = 2, unit_forget_bias: bool = True,
                  qat: bool = True, cell_state_range: float = DEFAULT_CELL_STATE_RANGE,
-                 calibrate_cell_state: bool = True, **kwargs: Any):
+                 cell_state_percentile: float | None = DEFAULT_CELL_STATE_PERCENTILE,
+                 **kwargs: Any):
         super().__init__(units, ratio=ratio, unit_forget_bias=unit_forget_bias, **kwargs)
         self._init_quantization(qat)
-        self.calibrate_cell_state = bool(calibrate_cell_state)
+        if cell_state_percentile is not None and not 0 < cell_state_percentile <= 100:
+            raise ValueError(f"cell_state_percentile must be in (0, 100], got "
+                             f"{cell_state_percentile!r}.")
+        self.cell_state_percentile = cell_state_percentile
         self.cell_state_range = float(cell_state_range)
         if self.cell_state_range <= 0:
             raise ValueError(f"cell_state_range must be positive, got {cell_state_range!r}.")
@@ -444,7 +450,7 @@ class QuantizedGhostLSTMCell(_QuantizedCellMixin, GhostLSTMCell):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "qat": self.qat,
                 "cell_state_range": self.cell_state_range,
-                "calibrate_cell_state": self.calibrate_cell_state}
+                "cell_state_percentile": self.cell_state_percentile}
 
 
 @expose_cell_options

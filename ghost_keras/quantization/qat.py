@@ -43,6 +43,7 @@ from tensorflow_model_optimization.python.core.quantization.keras.default_8bit i
 
 from ghost_keras.layers import GhostGRU, GhostGRUCell, GhostLSTM, GhostLSTMCell, GhostMap
 from ghost_keras.quantization.cells import (
+    DEFAULT_CELL_STATE_PERCENTILE,
     DEFAULT_CELL_STATE_RANGE,
     QuantizedGhostGRU,
     QuantizedGhostGRUCell,
@@ -122,15 +123,16 @@ def _cell_options(layer: keras.layers.RNN) -> tuple[str, dict[str, Any]]:
     return kind, options
 
 
-def _quantized_rnn(layer: keras.layers.RNN, cell_state_range: float | None
-                   ) -> keras.layers.RNN:
+def _quantized_rnn(layer: keras.layers.RNN, cell_state_range: float | None,
+                   cell_state_percentile: float) -> keras.layers.RNN:
     kind, options = _cell_options(layer)
     rnn_config = layer.get_config()
     kwargs = {key: rnn_config[key] for key in _RNN_OPTIONS if key in rnn_config}
     if rnn_config.get("activity_regularizer") is not None:
         kwargs["activity_regularizer"] = rnn_config["activity_regularizer"]
     if kind == "lstm":
-        options["calibrate_cell_state"] = cell_state_range is None
+        options["cell_state_percentile"] = (cell_state_percentile if cell_state_range is None
+                                            else None)
         options["cell_state_range"] = (DEFAULT_CELL_STATE_RANGE if cell_state_range is None
                                        else cell_state_range)
     layer_class = QuantizedGhostGRU if kind == "gru" else QuantizedGhostLSTM
@@ -162,6 +164,7 @@ def quantize_model(
     model: keras.Model,
     *,
     cell_state_range: float | None = None,
+    cell_state_percentile: float = DEFAULT_CELL_STATE_PERCENTILE,
     calibration_data: Any = None,
     calibration_steps: int = 20,
 ) -> keras.Model:
@@ -180,6 +183,8 @@ def quantize_model(
         cell_state_range: LSTM only: ``R`` of the cell state's fixed int8 range
             ``[-R, R*127/128]``; None (default): set by :func:`calibrate` from the data
             (``DEFAULT_CELL_STATE_RANGE`` until then).
+        cell_state_percentile: LSTM only: the percentile of the calibration batches' ``|c|``
+            that ``R`` is set to (100: the largest).
         calibration_data: Optional batches (``tf.data.Dataset`` or iterable of ``x`` or
             ``(x, y)``) to :func:`calibrate` the learned ranges from right away.
         calibration_steps: Batches used from ``calibration_data``.
@@ -208,7 +213,7 @@ def quantize_model(
 
     def annotate(layer: keras.layers.Layer) -> keras.layers.Layer:
         if isinstance(layer, keras.layers.RNN):
-            new = _quantized_rnn(layer, cell_state_range)
+            new = _quantized_rnn(layer, cell_state_range, cell_state_percentile)
             replaced[layer.name] = (layer, new)
             return _tfmot_keras.quantize_annotate_layer(new, SelfQuantizedConfig())
         if isinstance(layer, keras.Model):
@@ -362,10 +367,10 @@ def calibrate(qat_model: keras.Model, data: Iterable[Any], steps: int = 20) -> i
     Runs ``steps`` batches through the model in float (eagerly, ``training=False``) and sets
     each learned activation range to the mean over batches of the batch's min and max (the
     input range: min and max over all batches), each weight range to the weight's range, and
-    each LSTM cell's ``cell_state_range`` R so that ``[-R, R * 127/128]`` holds the largest
-    ``|c|`` of all batches (a fixed range shared by the state input and output, so it must
-    hold everything; the default R = 4 clipped some models' cell states and wasted codes on
-    others').
+    each LSTM cell's ``cell_state_range`` R so that ``[-R, R * 127/128]`` holds its
+    ``cell_state_percentile`` of the ``|c|`` of all batches (100: the largest; a fixed range
+    shared by the state input and output; the old fixed R = 4 clipped some models' cell states
+    and wasted codes on others').
     Call it before fine-tuning (:func:`fine_tune` does), not on a model already fine-tuned
     unless you mean to reset its ranges.
 
@@ -380,13 +385,11 @@ def calibrate(qat_model: keras.Model, data: Iterable[Any], steps: int = 20) -> i
     recorder = _RangeRecorder(record_activations=True)
     lstm_cells = [layer.cell for layer in qat_model.layers
                   if isinstance(getattr(layer, "cell", None), QuantizedGhostLSTMCell)
-                  and layer.cell.calibrate_cell_state]
-    largest = {id(cell): 0.0 for cell in lstm_cells}
+                  and layer.cell.cell_state_percentile is not None]
+    seen: dict[int, list[np.ndarray]] = {id(cell): [] for cell in lstm_cells}
 
     def observer(cell: QuantizedGhostLSTMCell) -> Callable[[tf.Tensor], None]:
-        def observe(c: tf.Tensor) -> None:
-            largest[id(cell)] = max(largest[id(cell)], float(tf.reduce_max(tf.abs(c))))
-        return observe
+        return lambda c: seen[id(cell)].append(np.abs(np.asarray(c, np.float32)).ravel())
 
     for cell in lstm_cells:
         cell.cell_state_observer = observer(cell)
@@ -400,9 +403,10 @@ def calibrate(qat_model: keras.Model, data: Iterable[Any], steps: int = 20) -> i
             cell.cell_state_observer = None
     if not recorder.batches:
         raise ValueError("calibrate: the data gave no batch.")
-    for cell in lstm_cells:  # the cell state's fixed range: everything c reached
-        if largest[id(cell)] > 0:
-            cell.cell_state_range = largest[id(cell)] * 128.0 / 127.0
+    for cell in lstm_cells:  # the cell state's fixed range: [-R, R * 127/128] holds the value
+        value = float(np.percentile(np.concatenate(seen[id(cell)]), cell.cell_state_percentile))
+        if value > 0:
+            cell.cell_state_range = value * 128.0 / 127.0
     return recorder.apply()
 
 

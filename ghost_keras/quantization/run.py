@@ -13,6 +13,7 @@ import numpy as np
 import tf_keras as keras
 
 from ghost_keras.fileio import atomic_write_json, reading
+from ghost_keras.quantization.cells import DEFAULT_CELL_STATE_PERCENTILE
 from ghost_keras.quantization.qat import fine_tune, quantize_model, quantize_scope
 from ghost_keras.training import load_run, run_datasets
 
@@ -48,7 +49,8 @@ def load_qat_model(path: str | Path) -> keras.Model:
 
 def qat_run(run_dir: str | Path, epochs: int = DEFAULT_QAT_EPOCHS,
             learning_rate: float = DEFAULT_QAT_LEARNING_RATE,
-            verbose: int = 2, cell_state_range: float | None = None) -> float:
+            verbose: int = 2, cell_state_range: float | None = None,
+            cell_state_percentile: float = DEFAULT_CELL_STATE_PERCENTILE) -> float:
     """Fine-tunes a run's float model with QAT on the run's own data; returns test accuracy.
 
     The run's training data and augmentation are used again. :func:`fine_tune` calibrates the
@@ -73,10 +75,12 @@ def qat_run(run_dir: str | Path, epochs: int = DEFAULT_QAT_EPOCHS,
         from ghost_keras.stream_training import per_frame_twin, stream_datasets
 
         train_ds, val_ds = stream_datasets(run_config, seed=int(run_config["train"]["seed"]))
-        qat = quantize_model(per_frame_twin(model), cell_state_range=cell_state_range)
+        qat = quantize_model(per_frame_twin(model), cell_state_range=cell_state_range,
+                             cell_state_percentile=cell_state_percentile)
     else:
         train_ds, val_ds = datasets["train"], datasets["validation"]
-        qat = quantize_model(model, cell_state_range=cell_state_range)
+        qat = quantize_model(model, cell_state_range=cell_state_range,
+                             cell_state_percentile=cell_state_percentile)
     monitor = "val_loss" if per_frame else "val_accuracy"
     out = qat_model_path(run_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +92,8 @@ def qat_run(run_dir: str | Path, epochs: int = DEFAULT_QAT_EPOCHS,
                                                        save_best_only=True)])
         qat = load_qat_model(partial)
         if per_frame:  # the same layers read per frame: move weights and ranges over
-            clip_qat = quantize_model(model, cell_state_range=cell_state_range)
+            clip_qat = quantize_model(model, cell_state_range=cell_state_range,
+                                      cell_state_percentile=cell_state_percentile)
             clip_qat.set_weights(qat.get_weights())
             for layer in clip_qat.layers:  # calibrated LSTM cell-state ranges (not weights)
                 if hasattr(getattr(layer, "cell", None), "cell_state_range"):
