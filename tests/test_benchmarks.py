@@ -426,6 +426,28 @@ def test_recipe_suite_scores_rows_on_one_test_split_and_resume_skips_finished_ru
     assert json.loads((out / "recipe.json").read_text())["runs"] == result["runs"]
 
 
+@pytest.mark.slow
+def test_int8_lstm_suite_quantizes_one_float_run_with_the_fixed_and_the_calibrated_range(
+        tmp_path):
+    out = tmp_path / "results"
+    _run(["benchmarks.run", "int8_lstm", "--quick", "--data", "synthetic", "--models",
+          "lstm_S", "--out", str(out)])
+    result = json.loads((out / "int8_lstm.json").read_text())
+    rows = {r["mode"]: r for r in result["summary"]}
+    assert set(rows) == {"fixed_4", "calibrated_max"}
+    assert rows["fixed_4"]["cell_state_range"] == 4.0
+    assert rows["calibrated_max"]["cell_state_range"] != 4.0
+    assert rows["fixed_4"]["float_acc"] == rows["calibrated_max"]["float_acc"]  # one float run
+    for row in rows.values():
+        assert 0 <= row["int8_tflm_acc"] <= 1 and row["agreement_qat"] > 0.5
+        assert row["int8_vs_float_points"] == pytest.approx(
+            100 * (row["int8_tflm_acc"] - row["float_acc"]))
+    for mode in rows:  # each QAT run exported from its own copy of the float run
+        export = json.loads((out / "int8_lstm" / f"lstm_S_{mode}" / "export" /
+                             "export.json").read_text())
+        assert export["source"] == "qat"
+
+
 def test_report_update_replaces_only_the_suites_it_has(tmp_path):
     def result(suite: str, value: int) -> dict:
         return {"suite": suite, "summary": [{"model": "gru_S", "value": value}], "quick": False,
