@@ -184,7 +184,7 @@ def quantize_model(
             ``[-R, R*127/128]``; None (default): set by :func:`calibrate` from the data
             (``DEFAULT_CELL_STATE_RANGE`` until then).
         cell_state_percentile: LSTM only: the percentile of the calibration batches' ``|c|``
-            that ``R`` is set to (100: the largest).
+            that ``R`` is set to (100: the largest; default: the 99th).
         calibration_data: Optional batches (``tf.data.Dataset`` or iterable of ``x`` or
             ``(x, y)``) to :func:`calibrate` the learned ranges from right away.
         calibration_steps: Batches used from ``calibration_data``.
@@ -368,9 +368,9 @@ def calibrate(qat_model: keras.Model, data: Iterable[Any], steps: int = 20) -> i
     each learned activation range to the mean over batches of the batch's min and max (the
     input range: min and max over all batches), each weight range to the weight's range, and
     each LSTM cell's ``cell_state_range`` R so that ``[-R, R * 127/128]`` holds its
-    ``cell_state_percentile`` of the ``|c|`` of all batches (100: the largest; a fixed range
-    shared by the state input and output; the old fixed R = 4 clipped some models' cell states
-    and wasted codes on others').
+    ``cell_state_percentile`` of the ``|c|`` of all batches (default the 99th: see
+    ``DEFAULT_CELL_STATE_PERCENTILE``; a fixed range shared by the state input and output; the
+    old fixed R = 4 clipped real-speech LSTM cell states, which reach 45).
     Call it before fine-tuning (:func:`fine_tune` does), not on a model already fine-tuned
     unless you mean to reset its ranges.
 
