@@ -105,11 +105,14 @@ DESCRIPTIONS = {
         "row scored on one test set (the baseline data's test split); `own_test_acc`: on the "
         "row's own test split (not comparable across rows)."),
     "int8_lstm": (
-        "LSTM-S and GhostLSTM-S r2, each quantized twice from the same float run: QAT with the "
-        "LSTM cell state's int8 range fixed at [-4, 4·127/128] (`fixed_4`, what every LSTM had "
-        "before) and with the range calibrated per model (`calibrated`: the largest |c| of the "
-        "calibration batches). `cell_state_range`: R; `int8_tflm_acc`: every test clip "
-        "streamed through TFLite Micro; `int8_vs_float_points`: int8 minus float, points."),
+        "LSTM-S and GhostLSTM-S r2, each quantized several times from the same float run: QAT "
+        "with the LSTM cell state's int8 range fixed at [-4, 4·127/128] (`fixed_4`, what every "
+        "LSTM had before) and with the range calibrated per model (`calibrated_*`: the largest "
+        "|c| of the calibration batches, or its 99.99th-99th percentile; the default is the "
+        "99th, chosen on `qat_val_acc`, the validation split). `cell_state_range`: R; "
+        "`int8_tflm_acc`: every test clip streamed through TFLite Micro; "
+        "`int8_vs_float_points`: int8 minus float, points; `agreement_qat`: int8 and QAT "
+        "model on the same top-1."),
     "train_speed": (
         "Training step time on random 49×40 batches of 100 (the recurrence's cost, not the "
         "data pipeline's): GhostGRU against Keras' GRU of the same full width and of its "
@@ -162,7 +165,8 @@ def _fmt(column: str, value: Any) -> str:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, float) and column.endswith(("_share", "_accuracy", "_agreement")):
+    if isinstance(value, float) and column.endswith(("_share", "_accuracy", "_agreement", "_acc",
+                                                     "_recall")):
         return f"{100 * value:.1f}%"
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
