@@ -409,10 +409,17 @@ def plot_result(result: dict[str, Any], out: Path) -> list[str]:
         title += ("\ndrawn from the summary rows (FRR at ≤ "
                   + ", ".join(map(str, FA_PER_HOUR_POINTS)) + f" FA/h and at p = {probability:g}):"
                   " this result has no per-threshold curves")
+    # Each run's operating point measured on this stream (results that have one): a star, and
+    # then no ring at the firmware's default threshold.
+    points = {f"{r['model']} {r['training']}": (r["fa_h"], r["frr"])
+              for r in result.get("operating_point", []) if r["stream"] == "test"}
+    if points:
+        title += (f"; ★ each run's deployed operating point for "
+                  f"{result.get('target_fa_per_hour', TARGET_FA_PER_HOUR):g} FA/h")
     plot = out / "streaming_det.png"
     plot_det({name: runs[deployed] for name, runs in curves.items() if deployed in runs},
-             plot, title=title, mark_probability=probability,
+             plot, title=title, mark_probability=None if points else probability,
              baselines={name: {s: c for s, c in runs.items() if s != deployed}
-                        for name, runs in curves.items()})
+                        for name, runs in curves.items()}, deployed_points=points)
     return [plot.name]
 

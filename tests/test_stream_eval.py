@@ -331,3 +331,17 @@ def test_det_plot_draws_0_fa_per_hour_in_its_column_and_rings_the_operating_poin
     assert list(base_ring.get_xdata()) == [zero_x]  # a ring on a 0 FA/h point too
     assert "0 FA/h" in left.get_xlabel()
     assert plot_det({"int8": deployed}, tmp_path / "det.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_det_plot_stars_each_runs_deployed_operating_point():
+    curve = [_det_point(0.5, 12.0, 0.2), _det_point(0.8, 3.0, 0.4), _det_point(0.9, 1.0, 0.6)]
+    fig = det_figure({"a": curve, "b": curve}, "t", deployed_points={"a": (0.0, 0.55)})
+    ax = fig.axes[0]
+    zero_x = {t.get_text(): t.get_position()[0] for t in ax.get_xticklabels()}["0"]
+    stars = [line for line in ax.get_lines() if line.get_marker() == "*"]
+    assert len(stars) == 1 and list(stars[0].get_xdata()) == [zero_x]  # 0 FA/h: its column
+    assert list(stars[0].get_ydata()) == [0.55]
+    assert stars[0].get_color() == ax.get_lines()[0].get_color()  # the run's colour
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["a: deployed FRR 0.55 at 0 FA/h", "b",
+                      "deployed operating point (its own window and suppression)"]

@@ -109,7 +109,8 @@ def _fa_axis(axes: Sequence[Any], xs: list[float]) -> float | None:
 
 def det_figure(curves: dict[str, list[dict[str, Any]]], title: str = "",
                mark_probability: float | None = None,
-               baselines: dict[str, dict[str, list[dict[str, Any]]]] | None = None) -> Any:
+               baselines: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
+               deployed_points: dict[str, tuple[float, float]] | None = None) -> Any:
     """The DET figure of :func:`plot_det` (a matplotlib ``Figure``, not yet saved).
 
     Args: as :func:`plot_det`.
@@ -123,7 +124,9 @@ def det_figure(curves: dict[str, list[dict[str, Any]]], title: str = "",
     axes = list(axes[0])
     every = [c for curve in curves.values() for c in curve] + [
         c for runs in baselines.values() for curve in runs.values() for c in curve]
-    zero_x = _fa_axis(axes, [x for x, _, _ in _points(every)])
+    deployed_points = deployed_points or {}
+    zero_x = _fa_axis(axes, [x for x, _, _ in _points(every)]
+                      + [fa for fa, _ in deployed_points.values()])
 
     def draw(ax: Any, curve: list[dict[str, Any]], **style: Any) -> Any:
         points = _points(curve)
@@ -144,9 +147,13 @@ def det_figure(curves: dict[str, list[dict[str, Any]]], title: str = "",
             continue
         line, mark = drawn
         colours[name] = line.get_color()
-        if mark:  # whole FA/h from 10 up (a 60-min stream counts them), 2 digits below
-            fa = f"{mark[0]:,.0f}" if mark[0] >= 10 else f"{mark[0]:.2g}"
-            line.set_label(f"{name}: FRR {mark[1]:.2f} at {fa} FA/h")
+        point = deployed_points.get(name)
+        if point:  # the settings the run deploys, measured on this stream: a star
+            axes[0].plot([zero_x if point[0] <= 0 else point[0]], [point[1]], "*", ms=14,
+                         mec="k", mew=0.6, color=line.get_color())
+            line.set_label(f"{name}: deployed FRR {point[1]:.2f} at {_fa(point[0])} FA/h")
+        elif mark:
+            line.set_label(f"{name}: FRR {mark[1]:.2f} at {_fa(mark[0])} FA/h")
         else:
             line.set_label(name)
     styles: dict[str, str] = {}
@@ -157,7 +164,10 @@ def det_figure(curves: dict[str, list[dict[str, Any]]], title: str = "",
     ring = ([plt.Line2D([], [], color="0.3", marker="o", ms=10, mew=2, mfc="none", ls="none",
                         label=f"operating point (p = {mark_probability:g})")]
             if mark_probability is not None else [])
-    axes[0].legend(handles=axes[0].get_legend_handles_labels()[0] + ring, fontsize=8,
+    star = ([plt.Line2D([], [], color="0.3", marker="*", ms=12, mec="k", mew=0.6, ls="none",
+                        label="deployed operating point (its own window and suppression)")]
+            if deployed_points else [])
+    axes[0].legend(handles=axes[0].get_legend_handles_labels()[0] + ring + star, fontsize=8,
                    loc="upper center", bbox_to_anchor=(0.5, -0.13))
     if baselines:
         axes[0].set_title("deployed scorer (int8 on TFLM)", fontsize=10)
@@ -175,9 +185,15 @@ def det_figure(curves: dict[str, list[dict[str, Any]]], title: str = "",
     return fig
 
 
+def _fa(value: float) -> str:
+    """FA/h for a label: whole from 10 up (a 60-min stream counts them), 2 digits below."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.2g}"
+
+
 def plot_det(curves: dict[str, list[dict[str, Any]]], path: str | os.PathLike,
              title: str = "", mark_probability: float | None = None,
-             baselines: dict[str, dict[str, list[dict[str, Any]]]] | None = None) -> Path:
+             baselines: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
+             deployed_points: dict[str, tuple[float, float]] | None = None) -> Path:
     """FRR against FA/h (log, 0 FA/h in a column at the left edge), one line per curve with
     its operating point marked and its figures in the legend; PNG written atomically.
 
@@ -191,10 +207,13 @@ def plot_det(curves: dict[str, list[dict[str, Any]]], path: str | os.PathLike,
             curve (the firmware's, ``RECOGNIZER_DEFAULTS``); None: no mark.
         baselines: a name of ``curves`` -> scorer -> its DET points, drawn in a second panel
             in that curve's colour, one line style per scorer (None or empty: one panel).
+        deployed_points: a name of ``curves`` -> ``(FA/h, FRR)`` measured at the settings the
+            run deploys (its operating point), drawn as a star and given in the legend.
 
     Returns:
         ``path``.
     """
     from ghost_keras.plots import save_figure
 
-    return save_figure(det_figure(curves, title, mark_probability, baselines), path)
+    return save_figure(det_figure(curves, title, mark_probability, baselines,
+                                  deployed_points), path)
