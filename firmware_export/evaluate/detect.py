@@ -100,7 +100,8 @@ def detect_in_wav(run_dir: str | os.PathLike, wav: str | os.PathLike | np.ndarra
     run = run_tflm(loaded.exported, features, times, every=every, frontend=loaded.frontend,
                    verbose=progress)
     dets = detect(run.scores, run.times_ms, loaded.labels,
-                  deployed_recognizer(loaded.info, settings), period_ms=loaded.frontend.stride_ms * run.every,
+                  deployed_recognizer(loaded.info, settings),
+                  period_ms=loaded.frontend.stride_ms * run.every,
                   score_scale=run.score_scale, score_zero_point=run.score_zero_point)
     if verbose:
         out = file or sys.stdout

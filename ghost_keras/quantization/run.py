@@ -7,6 +7,7 @@ Writes ``<run>/qat/model.h5`` (tfmot 0.8 models load only from ``.h5``) and
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -71,16 +72,16 @@ def qat_run(run_dir: str | Path, epochs: int = DEFAULT_QAT_EPOCHS,
                                batch_size=int(run_config["train"]["batch_size"]))
     keras.utils.set_random_seed(int(run_config["train"]["seed"]))
     per_frame = "stream_training" in run_config
+    quantize = functools.partial(quantize_model, cell_state_range=cell_state_range,
+                                 cell_state_percentile=cell_state_percentile)
     if per_frame:
         from ghost_keras.stream_training import per_frame_twin, stream_datasets
 
         train_ds, val_ds = stream_datasets(run_config, seed=int(run_config["train"]["seed"]))
-        qat = quantize_model(per_frame_twin(model), cell_state_range=cell_state_range,
-                             cell_state_percentile=cell_state_percentile)
+        qat = quantize(per_frame_twin(model))
     else:
         train_ds, val_ds = datasets["train"], datasets["validation"]
-        qat = quantize_model(model, cell_state_range=cell_state_range,
-                             cell_state_percentile=cell_state_percentile)
+        qat = quantize(model)
     monitor = "val_loss" if per_frame else "val_accuracy"
     out = qat_model_path(run_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -92,8 +93,7 @@ def qat_run(run_dir: str | Path, epochs: int = DEFAULT_QAT_EPOCHS,
                                                        save_best_only=True)])
         qat = load_qat_model(partial)
         if per_frame:  # the same layers read per frame: move weights and ranges over
-            clip_qat = quantize_model(model, cell_state_range=cell_state_range,
-                                      cell_state_percentile=cell_state_percentile)
+            clip_qat = quantize(model)
             clip_qat.set_weights(qat.get_weights())
             for layer in clip_qat.layers:  # calibrated LSTM cell-state ranges (not weights)
                 if hasattr(getattr(layer, "cell", None), "cell_state_range"):
