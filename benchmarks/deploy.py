@@ -122,5 +122,7 @@ def suite_deploy(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                      "window models invoke every 5th stride: see the _mean column), flash = "
                      "text + data and static RAM = data + bss of the whole test firmware, heap "
                      "= the front end's after setup, arena = smallest that allocates and "
-                     "invokes on the M4. Kernels cmsis_nn_tflm_activations: CMSIS-NN with TFLM's own "
-                     "int8 LOGISTIC/TANH instead of the folder's table kernels (same bytes).")}
+                     "invokes on the M4. Kernels cmsis_nn and reference: with the folder's own int8 "
+                     "LOGISTIC/TANH (tables), FULLY_CONNECTED and ADD/SUB/MUL kernels (TFLM's "
+                     "bytes); cmsis_nn_tables_only: the folder's LOGISTIC/TANH tables only; "
+                     "cmsis_nn_tflm_kernels: none of the folder's kernels.")}

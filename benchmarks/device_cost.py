@@ -5,9 +5,11 @@ Per kernel set: flash (text + data) and static RAM (data + bss) of the whole tes
 (folder + TFLM + front end + newlib with semihosting + the WAV harness), the heap the front end
 takes at setup, the smallest tensor arena that allocates and invokes (bisected on the M4), and
 the executed instructions per ``Invoke()`` and per 20 ms stride (front end + invoke +
-recognizer), medians over the audio; for CMSIS-NN also with TFLM's own int8 LOGISTIC/TANH
-kernels instead of the folder's table kernels (``cmsis_nn_tflm_activations``: same bytes, the
-cost the tables remove). Instructions, not cycles: QEMU counts instructions
+recognizer), medians over the audio. The folder runs int8 LOGISTIC/TANH, FULLY_CONNECTED and
+ADD/SUB/MUL on its own kernels (TFLM's bytes, fewer instructions); for CMSIS-NN also side by
+side in the same run with only the LOGISTIC/TANH tables of the folder's (``cmsis_nn_tables_only``:
+what the arithmetic kernels remove) and with none (``cmsis_nn_tflm_kernels``: TFLM's and
+CMSIS-NN's kernels only). Instructions, not cycles: QEMU counts instructions
 (``-icount``); a Cortex-M4 spends more cycles than that on loads, multiplies and branches.
 """
 
@@ -21,7 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from firmware_export.firmware.op_resolver import FOLDER_KERNELS, TABLE_KERNEL_OPS
+
 KERNELS = {"cmsis_nn": "cortex_m4_cmsis_nn", "reference": "reference"}
+#: Rows measured besides one per kernel set: (row, kernel set, the folder's own kernels).
+CMSIS_NN_VARIANTS = (("cmsis_nn_tables_only", "cmsis_nn", TABLE_KERNEL_OPS),
+                     ("cmsis_nn_tflm_kernels", "cmsis_nn", ()))
 
 
 def tflm_trees() -> Path | None:
@@ -69,17 +76,17 @@ def device_cost(run_dir: Path, wav: Path, trees: Path,
     loaded = load_export(run_dir)
     cmsis = cmsis_dsp_sources() if loaded.frontend.kind != "microfrontend" else None
     row: dict[str, Any] = {}
-    variants = [(k, k, True) for k in kernels]
+    variants = [(k, k, tuple(FOLDER_KERNELS)) for k in kernels]
     if "cmsis_nn" in kernels:
-        variants.append(("cmsis_nn_tflm_activations", "cmsis_nn", False))
-    folders: dict[bool, Path] = {}
+        variants += CMSIS_NN_VARIANTS
+    folders: dict[tuple[str, ...], Path] = {}
     with tempfile.TemporaryDirectory(prefix="device_cost_") as tmp:
-        for name, kernel_set, tables in variants:
-            if tables not in folders:
-                folders[tables] = write_run_firmware(run_dir, Path(tmp) / f"fw-{tables}",
-                                                     tflm_tree=trees / KERNELS["cmsis_nn"],
-                                                     table_kernels=tables).path
-            folder = folders[tables]
+        for name, kernel_set, own in variants:
+            if own not in folders:
+                folders[own] = write_run_firmware(run_dir, Path(tmp) / f"fw-{len(folders)}",
+                                                  tflm_tree=trees / KERNELS["cmsis_nn"],
+                                                  folder_kernels=own).path
+            folder = folders[own]
             tree = KERNELS[kernel_set]
             build = Path(tmp) / name
             probe = run_probe(build_app(folder, trees / tree, build, "cortex-m4", app=PROBE,

@@ -10,6 +10,7 @@ each atomically. ``write_run_firmware`` turns that export into the firmware fold
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 
 from firmware_export.convert import ExportedModel, convert_model
 from firmware_export.firmware.folder import FirmwareFolder, write_firmware_folder
+from firmware_export.firmware.op_resolver import FOLDER_KERNELS
 from firmware_export.firmware.tensor_roles import tensor_name
 from firmware_export.tflite_model import TfliteModelInfo, read_tflite
 from firmware_export.verify import VerifyReport, verify_export
@@ -155,14 +157,15 @@ def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
                        array_name: str = "g_kws_model",
                        recognizer: dict[str, Any] | None = None,
                        tflm_tree: str | Path | None = None,
-                       table_kernels: bool = True, verbose: int = 0) -> FirmwareFolder:
+                       folder_kernels: Collection[str] = tuple(FOLDER_KERNELS),
+                       verbose: int = 0) -> FirmwareFolder:
     """Writes the firmware folder of a run, exporting it first if that was not done yet.
 
     ``tflm_tree``: a Cortex-M4 TFLM tree (``create_tflm_tree.py`` output); when given, the
     arena in ``model_settings.h`` is sized from the smallest arena that works on a Cortex-M4
     (built with the folder's Makefile and run under QEMU: needs arm-none-eabi-g++ and
     qemu-system-arm), and the README gives the front end's heap measured there.
-    ``table_kernels``: see :func:`firmware_export.firmware.folder.write_firmware_folder`.
+    ``folder_kernels``: see :func:`firmware_export.firmware.folder.write_firmware_folder`.
     ``verbose``: progress of the export's TFLM verification, when it runs.
     """
     run_dir = Path(run_dir)
@@ -187,8 +190,8 @@ def write_run_firmware(run_dir: str | Path, out_dir: str | Path,
         with tempfile.TemporaryDirectory(prefix="kws_fw_") as scratch:
             probe_folder = write_firmware_folder(
                 export_dir / TFLITE_FILE, settings, scratch, array_name=array_name,
-                arena_bytes=16, frontend_tables=tables, table_kernels=table_kernels)
+                arena_bytes=16, frontend_tables=tables, folder_kernels=folder_kernels)
             device = measure_on_device(probe_folder.path, tflm_tree, cmsis_dsp=cmsis)
     return write_firmware_folder(export_dir / TFLITE_FILE, settings, out_dir,
                                  array_name=array_name, frontend_tables=tables, device=device,
-                                 table_kernels=table_kernels)
+                                 folder_kernels=folder_kernels)

@@ -98,6 +98,9 @@ class TfliteModelInfo:
     """Operators over all subgraphs."""
     operator_inputs: tuple[tuple[str, str], ...] = ()
     """``(op name, type of its first input)`` of every operator, subgraph 0 first."""
+    operator_input_shapes: tuple[tuple[tuple[int, ...], ...], ...] = ()
+    """The shapes of every operator's inputs (absent optional inputs left out), in the order
+    of :attr:`operator_inputs`."""
 
     @property
     def custom_ops(self) -> tuple[str, ...]:
@@ -142,12 +145,18 @@ def read_tflite(model: bytes | bytearray | memoryview | str | os.PathLike) -> Tf
 
     ops: list[str] = []
     operator_inputs: list[tuple[str, str]] = []
+    operator_input_shapes: list[tuple[tuple[int, ...], ...]] = []
     for subgraph in fb.subgraphs:
         for op in subgraph.operators or []:
             name = op_name(fb.operatorCodes[op.opcodeIndex])
-            first = op.inputs[0] if op.inputs is not None and len(op.inputs) else -1
+            indices = [int(i) for i in (op.inputs if op.inputs is not None else [])]
+            first = indices[0] if indices else -1
             type_code = subgraph.tensors[first].type if first >= 0 else None
             operator_inputs.append((name, _TYPE_NAMES.get(type_code, str(type_code))))
+            operator_input_shapes.append(tuple(
+                tuple(int(d) for d in (subgraph.tensors[i].shape if subgraph.tensors[i].shape
+                                       is not None else []))
+                for i in indices if i >= 0))
             if name not in ops:
                 ops.append(name)
 
@@ -190,4 +199,5 @@ def read_tflite(model: bytes | bytearray | memoryview | str | os.PathLike) -> Tf
         num_subgraphs=len(fb.subgraphs),
         num_operators=len(operator_inputs),
         operator_inputs=tuple(operator_inputs),
+        operator_input_shapes=tuple(operator_input_shapes),
     )

@@ -99,12 +99,19 @@ def _recognizer_settings(args: argparse.Namespace) -> dict[str, float] | None:
     return None if args.probability is None else {"detection_probability": args.probability}
 
 
+def _folder_kernels(args: argparse.Namespace) -> tuple[str, ...]:
+    """The ops that run on the folder's own kernels: all but those of ``--tflm-kernel``."""
+    from firmware_export.firmware.op_resolver import FOLDER_KERNELS
+
+    return tuple(op for op in FOLDER_KERNELS if op not in (args.tflm_kernel or ()))
+
+
 def _cmd_firmware(args: argparse.Namespace) -> int:
     from firmware_export.pipeline import write_run_firmware
 
     folder = write_run_firmware(args.run_dir, args.out, array_name=args.array_name,
                                 recognizer=_recognizer_settings(args), tflm_tree=args.tflm_tree,
-                                table_kernels=not args.tflm_activations, verbose=args.verbose)
+                                folder_kernels=_folder_kernels(args), verbose=args.verbose)
     arena = folder.settings.arena
     tables = f" + {arena.table_bytes:,} B of tables" if arena.table_bytes else ""
     print(f"firmware folder {folder.path} (tensor arena {arena.arena_bytes:,} B, from the "
@@ -337,10 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tflm-tree", help="a Cortex-M4 TFLM tree (create_tflm_tree.py output): "
                    "size the arena by running the model on a Cortex-M4 under QEMU (needs "
                    "arm-none-eabi-g++ and qemu-system-arm); default: measured on the host")
-    p.add_argument("--tflm-activations", action="store_true",
-                   help="register TFLM's own int8 LOGISTIC/TANH kernels instead of the folder's "
-                        "256-entry tables (same bytes; 256 B less arena per op, 170-380 more "
-                        "Cortex-M4 instructions per element)")
+    p.add_argument("--tflm-kernel", action="append", metavar="OP",
+                   choices=("LOGISTIC", "TANH", "FULLY_CONNECTED", "ADD", "SUB", "MUL"),
+                   help="register TFLM's own kernel for this op instead of the folder's (same "
+                        "bytes, more Cortex-M4 instructions): LOGISTIC and TANH (the folder's are "
+                        "256-entry tables, 256 B of arena per op), FULLY_CONNECTED, ADD, SUB, "
+                        "MUL; repeatable (default: the folder's kernels for all of them)")
     _add_verbose(p, 1)
     p.set_defaults(func=_cmd_firmware)
 

@@ -25,8 +25,14 @@ import pytest
 import soundfile as sf
 from test_firmware_helpers import assert_int8_interface, require_tool
 
-from firmware_export.device.build import TABLES_CHECK, build_app, cmsis_dsp_sources
-from firmware_export.device.run import DeviceRun, run_harness
+from firmware_export.device.build import (
+    ELEMENTWISE_CHECK,
+    FC_CHECK,
+    TABLES_CHECK,
+    build_app,
+    cmsis_dsp_sources,
+)
+from firmware_export.device.run import DeviceRun, qemu_command, run_harness
 from firmware_export.feature_quantizer import FeatureQuantizer
 from firmware_export.pipeline import export_run, write_run_firmware
 from firmware_export.evaluate import detect_in_wav, load_export, read_stream_audio, run_tflm
@@ -224,3 +230,44 @@ def test_activation_table_kernels_give_tflm_bytes_for_every_input(exported_run, 
         "  return", "  static_cast<Table*>(node->user_data)->values[200] ^= 1;\n  return"), 1))
     result = check(broken, "build-broken")
     assert result.returncode == 1 and "mismatches 0" not in result.stdout
+
+
+@pytest.mark.parametrize("app, source, expected, mutation", [
+    # FULLY_CONNECTED: 300 random cases (shapes around the 4-row/4-column blocks and the step
+    # models', per-tensor and per-channel weights, bias or none, RELU or none).
+    (FC_CHECK, "kws_fully_connected.cc", r"cases 300 outputs \d+ failed 0",
+     ("  int32_t v = MultiplyByScale(acc, scale) + p.output_zero_point;",
+      "  int32_t v = MultiplyByScale(acc, scale) + p.output_zero_point + (acc & 1);")),
+    # ADD/SUB/MUL: 200 random cases each (sizes 1-320, scales, zero points, RELU or none).
+    (ELEMENTWISE_CHECK, "kws_elementwise.cc", r"cases 600 outputs \d+ failed 0",
+     ("a_offset,\n                                                    d.input1);",
+      "a_offset,\n                                                    d.input2);")),
+])
+def test_arithmetic_kernels_give_tflm_bytes_on_host_and_cortex_m4(app, source, expected, mutation,
+                                                                  exported_run, trees, tools,
+                                                                  tmp_path):
+    """The folder's int8 FULLY_CONNECTED and ADD/SUB/MUL kernels against TFLM's own: the
+    reference kernels on the host (the portable code), CMSIS-NN's where it has one on the
+    Cortex-M4 (the DSP code); a kernel with one wrong term must be caught on both."""
+    folder = write_run_firmware(exported_run, tmp_path / "fw").path
+    assert source in {f.name for f in folder.iterdir()}
+
+    def check(folder: Path, target: str) -> subprocess.CompletedProcess:
+        exe = build_app(folder, trees[target], tmp_path / f"{folder.name}-{target}", target,
+                        app=app)
+        cmd = qemu_command(exe, []) if target == "cortex-m4" else [str(exe)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in folder.iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    text = (broken / source).read_text()
+    assert text.count(mutation[0]) == 1
+    (broken / source).write_text(text.replace(*mutation))
+    for target in ("host", "cortex-m4"):
+        result = check(folder, target)
+        assert result.returncode == 0, result.stdout[-2000:]
+        assert re.search(expected, result.stdout), result.stdout[-500:]
+        result = check(broken, target)
+        assert result.returncode == 1 and "failed 0" not in result.stdout, target

@@ -30,7 +30,11 @@ from firmware_export.firmware.model_settings import (
     quantize_features,
     render_model_settings_header,
 )
-from firmware_export.firmware.op_resolver import op_for_method, render_model_ops_header, table_ops
+from firmware_export.firmware.op_resolver import (
+    folder_kernel_ops,
+    op_for_method,
+    render_model_ops_header,
+)
 from firmware_export.firmware.tensor_roles import resolve_tensor_roles, tensor_name
 from firmware_export.tflite_model import read_tflite
 from firmware_export.tflm import TflmInterpreter, find_smallest_arena
@@ -86,13 +90,17 @@ def test_model_ops_header_registers_exactly_the_model_ops(folder, model):
     calls = re.findall(r"resolver\.(Add\w+)\(([^)]*)\)", text)
     methods = [m for m, _ in calls]
     assert [op_for_method(m) for m in methods] == tflite_ops(model)
-    # int8 LOGISTIC/TANH get the folder's table kernels, every other op TFLM's own.
-    tables = {"LOGISTIC": "kws::Register_LOGISTIC_INT8_TABLE(",
-              "TANH": "kws::Register_TANH_INT8_TABLE("}
-    assert "TANH" in tflite_ops(model)
+    # int8 LOGISTIC/TANH/FULLY_CONNECTED get the folder's kernels, every other op TFLM's own.
+    own = {"LOGISTIC": "kws::Register_LOGISTIC_INT8_TABLE(",
+           "TANH": "kws::Register_TANH_INT8_TABLE(",
+           "FULLY_CONNECTED": "kws::Register_FULLY_CONNECTED_INT8(",
+           "ADD": "kws::Register_ADD_INT8(", "SUB": "kws::Register_SUB_INT8(",
+           "MUL": "kws::Register_MUL_INT8("}
+    assert {"TANH", "FULLY_CONNECTED"} <= set(tflite_ops(model))
     assert {op_for_method(m): arg for m, arg in calls if arg} == {
-        op: tables[op] for op in tflite_ops(model) if op in tables}
+        op: own[op] for op in tflite_ops(model) if op in own}
     assert (folder.path / "kws_activation_tables.cc").is_file()
+    assert (folder.path / "kws_fully_connected.cc").is_file()
     count = int(re.search(r"kModelOpCount = (\d+);", text).group(1))
     assert count == len(methods) == len(set(methods))
     assert "using ModelOpResolver = tflite::MicroMutableOpResolver<kModelOpCount>;" in text
@@ -110,13 +118,24 @@ def test_model_ops_header_knows_the_ghostrnn_ops():
                    "AddDepthwiseConv2D", "AddAveragePool2D", "AddMean"):
         assert f"resolver.{method}()" in text
     assert "kModelOpCount = 21;" in text
-    assert "kws_activation_tables.h" not in text  # no table kernels unless asked
-    tables = table_ops([("FULLY_CONNECTED", "INT8"), ("LOGISTIC", "INT8"), ("TANH", "INT8"),
-                        ("TANH", "INT16"), ("LOGISTIC", "INT8")])
-    assert tables == ("LOGISTIC",)  # a TANH that reads int16 keeps TFLM's kernel
-    text = render_model_ops_header(ops, tables=tables)
+    assert "kws_activation_tables.h" not in text  # no folder kernels unless asked
+    operators = [("FULLY_CONNECTED", "INT8"), ("LOGISTIC", "INT8"), ("TANH", "INT8"),
+                 ("TANH", "INT16"), ("LOGISTIC", "INT8")]
+    kernels = folder_kernel_ops(operators)
+    assert kernels == ("FULLY_CONNECTED", "LOGISTIC")  # a TANH reading int16 keeps TFLM's
+    assert folder_kernel_ops(operators, ("LOGISTIC", "TANH")) == ("LOGISTIC",)
+    with pytest.raises(ValueError, match="no folder kernel for \\['CONV_2D'\\]"):
+        folder_kernel_ops(operators, ("CONV_2D",))
+    # ADD/SUB/MUL: only where every operator's two inputs have one shape (no broadcasting).
+    pairs = [("ADD", "INT8"), ("SUB", "INT8"), ("SUB", "INT8"), ("MUL", "INT8")]
+    shapes = [((1, 77), (1, 77)), ((1, 77), (1, 77)), ((1, 77), (1,)), ((1, 8), (1, 8))]
+    assert folder_kernel_ops(pairs, input_shapes=shapes) == ("ADD", "MUL")
+    assert folder_kernel_ops(pairs) == ()  # shapes unknown: TFLM's kernels
+    text = render_model_ops_header(ops, kernels=kernels)
     assert "resolver.AddLogistic(kws::Register_LOGISTIC_INT8_TABLE())" in text
+    assert "resolver.AddFullyConnected(kws::Register_FULLY_CONNECTED_INT8())" in text
     assert "resolver.AddTanh()" in text and '#include "kws_activation_tables.h"' in text
+    assert '#include "kws_fully_connected.h"' in text
     with pytest.raises(ValueError, match="WHILE_LOOP|not supported"):
         render_model_ops_header(["WHILE_LOOP"])
     with pytest.raises(ValueError, match="CUSTOM:TensorListReserve"):
@@ -383,7 +402,7 @@ def test_folder_lists_its_files_and_sizes(folder, model):
     assert set(names) == {
         "README.md", MANIFEST_NAME, "Makefile", "frontend_microfrontend.cc", "frontend_tables.c",
         "frontend_tables.h", "kws_activation_tables.cc", "kws_activation_tables.h",
-        "kws_frontend.h", "kws_main.cc", "kws_main.h", "model_data.cc",
+        "kws_fully_connected.cc", "kws_fully_connected.h", "kws_requantize.h", "kws_frontend.h", "kws_main.cc", "kws_main.h", "model_data.cc",
         "model_data.h", "model_ops.h", "model_settings.h", "recognize_commands.cc",
         "recognize_commands.h", "tflm.mk"}
     for f in folder.files:
@@ -455,11 +474,18 @@ def test_run_firmware_names_states_from_the_export_roles():
         "states": [["state_0", "output_2"], ["state_1", "output_0"]]}
 
 
-def test_folder_with_tflm_activation_kernels_has_no_tables(model):
+def test_folder_with_tflm_kernels_has_no_tables(model):
     files, _, fs = render_firmware_files(model, TINY_SETTINGS, frontend_tables=TINY_TABLES,
-                                         table_kernels=False)
+                                         folder_kernels=())
     assert "kws_activation_tables.cc" not in files and fs.arena.table_bytes == 0
+    assert "kws_fully_connected.cc" not in files and "kws_requantize.h" not in files
     assert b"kws::" not in files["model_ops.h"] and b"resolver.AddTanh()" in files["model_ops.h"]
+    fc_only, _, fs_fc = render_firmware_files(model, TINY_SETTINGS, frontend_tables=TINY_TABLES,
+                                              folder_kernels=("FULLY_CONNECTED",))
+    assert "kws_fully_connected.cc" in fc_only and "kws_requantize.h" in fc_only
+    assert "kws_activation_tables.cc" not in fc_only and "kws_elementwise.cc" not in fc_only
+    assert fs_fc.arena.table_bytes == 0
+    assert b"AddFullyConnected(kws::Register_FULLY_CONNECTED_INT8())" in fc_only["model_ops.h"]
     with_tables, _, fs_tables = render_firmware_files(model, TINY_SETTINGS,
                                                       frontend_tables=TINY_TABLES)
     # The host-measured arena grows by the tables' 256 B each (TANH: two ops in this model).

@@ -24,6 +24,8 @@ _COMPILER = {"host": "g++", "cortex-m4": "arm-none-eabi-g++"}
 HARNESS = "kws_wav_harness.cc"
 PROBE = "device_probe.cc"
 TABLES_CHECK = "activation_tables_check.cc"  # the table kernels against TFLM's, every input
+FC_CHECK = "fully_connected_check.cc"  # the FULLY_CONNECTED kernel against TFLM's, random cases
+ELEMENTWISE_CHECK = "elementwise_check.cc"  # the ADD/SUB/MUL kernels against TFLM's, random cases
 M4_STARTUP = "m4_startup.cc"
 M4_LINKER_SCRIPT = "mps2_an386.ld"
 

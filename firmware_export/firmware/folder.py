@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -32,7 +32,13 @@ from .model_settings import (
     build_settings,
     render_model_settings_header,
 )
-from .op_resolver import render_model_ops_header, table_ops
+from .op_resolver import (
+    FOLDER_KERNELS,
+    SAME_SHAPE_KERNEL_OPS,
+    TABLE_KERNEL_OPS,
+    folder_kernel_ops,
+    render_model_ops_header,
+)
 from .tensor_roles import tensor_name
 from firmware_export.tflite_model import TfliteModelInfo, load_model_bytes, read_tflite
 from firmware_export.tflm import measure_arena, recommended_arena_bytes
@@ -50,8 +56,10 @@ _COMMON_TEMPLATES = (
     "recognize_commands.h",
     "recognize_commands.cc",
 )
-# The int8 LOGISTIC/TANH table kernels, in folders whose model has such ops.
-_TABLE_TEMPLATES = ("kws_activation_tables.h", "kws_activation_tables.cc")
+# The folder's own kernels (op_resolver.FOLDER_KERNELS): each header and its .cc, in folders
+# whose model uses them.
+#: TFLM's requantization, inline, shared by the folder's FULLY_CONNECTED and ADD/SUB/MUL kernels.
+REQUANTIZE_HEADER = "kws_requantize.h"
 #: Arena one table kernel takes (kws::kActivationTableBytes).
 ACTIVATION_TABLE_BYTES = 256
 _FRONTEND_TEMPLATES = {
@@ -168,8 +176,32 @@ def _choose_arena(model: bytes, arena_bytes: int | None, margin: float,
     )
 
 
+def _kernel_note(kernels: tuple[str, ...]) -> str:
+    """The README's sentence on the folder's own kernels (empty without them)."""
+    notes = []
+    tables = [op for op in kernels if op in TABLE_KERNEL_OPS]
+    if tables:
+        notes.append(
+            f" int8 {' and '.join(tables)} run as 256-entry tables (`kws_activation_tables.cc`): "
+            "filled at Prepare by TFLM's own reference function, so the bytes are TFLM's, at a "
+            "few instructions per element instead of 170-380 on a Cortex-M4; "
+            f"{ACTIVATION_TABLE_BYTES} B of arena each.")
+    elementwise = [op for op in kernels if op in SAME_SHAPE_KERNEL_OPS]
+    if elementwise:
+        notes.append(
+            f" int8 {', '.join(elementwise)} run on `kws_elementwise.cc`: TFLM's reference "
+            "arithmetic and parameters (the same bytes) with the requantization inline.")
+    if "FULLY_CONNECTED" in kernels:
+        notes.append(
+            " int8 FULLY_CONNECTED runs on `kws_fully_connected.cc`: TFLM's arithmetic and "
+            "parameters (the same bytes), four output rows per pass over the input with the "
+            "Cortex-M DSP instructions where CMSIS-NN does two, and 2 B of arena scratch per "
+            "input value of the widest product on such a core.")
+    return "".join(notes)
+
+
 def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
-            names: list[str], model_name: str, tables: tuple[str, ...]) -> str:
+            names: list[str], model_name: str, kernels: tuple[str, ...]) -> str:
     descriptions = {
         "model_data.h": "declares the model array", "model_data.cc": "the model bytes",
         "model_ops.h": "op resolver with exactly the model's ops",
@@ -184,6 +216,11 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
         "recognize_commands.cc": "the recognizer (no heap, no TFLM headers)",
         "kws_activation_tables.h": "int8 LOGISTIC/TANH table kernels (TFLM's bytes, faster)",
         "kws_activation_tables.cc": "the table kernels: filled by TFLM's reference at Prepare",
+        "kws_fully_connected.h": "int8 FULLY_CONNECTED, four rows per pass (TFLM's bytes)",
+        "kws_fully_connected.cc": "the FULLY_CONNECTED kernel (Cortex-M DSP instructions)",
+        "kws_elementwise.h": "int8 ADD/SUB/MUL of same-shaped tensors (TFLM's bytes)",
+        "kws_elementwise.cc": "the ADD/SUB/MUL kernels, requantization inline",
+        "kws_requantize.h": "TFLM's requantization, inline, for the folder's kernels",
         "README.md": "this file", MANIFEST_NAME: "file list with sizes and SHA-256",
         "Makefile": "builds the folder (and TFLM) against a TFLM tree: see Building",
         "tflm.mk": "how the Makefile builds TFLM's library (TFLM's flags)",
@@ -217,7 +254,10 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
         frontend_build = (
             "- The MFCC front end: CMSIS-DSP (github.com/ARM-software/CMSIS-DSP; the release the "
             "`cmsisdsp` Python package that computed the training features was made from) with "
-            "`-DARM_MATH_LOOPUNROLL`, include dirs `Include` and `PrivateInclude`, sources: the "
+            "`-DARM_MATH_LOOPUNROLL` (on a Cortex-M4 also `-U__ARM_FEATURE_DSP`, for CMSIS-DSP "
+            "and `frontend_cmsis_mfcc.cc` only: its DSP-extension code rounds differently from "
+            "the portable code that computed the training features), include dirs `Include` "
+            "and `PrivateInclude`, sources: the "
             "bundle files `Source/<X>/<X>.c` of TransformFunctions, CommonTables, "
             "ComplexMathFunctions, StatisticsFunctions, BasicMathFunctions, MatrixFunctions, "
             "FastMathFunctions and SupportFunctions, and `frontend_tables.c`. No heap."
@@ -243,11 +283,7 @@ def _readme(fs: FirmwareSettings, info: TfliteModelInfo, array_name: str,
         "array_name": array_name,
         "op_count": str(len(info.ops)),
         "op_list": ", ".join(info.ops),
-        "table_note": (
-            f" int8 {' and '.join(tables)} run as 256-entry tables (`kws_activation_tables.cc`): "
-            "filled at Prepare by TFLM's own reference function, so the bytes are TFLM's, at a "
-            "few instructions per element instead of 170-380 on a Cortex-M4; "
-            f"{ACTIVATION_TABLE_BYTES} B of arena each" if tables else ""),
+        "kernel_note": _kernel_note(kernels),
         "arena_bytes": str(arena.arena_bytes),
         "arena_note": arena_note,
         "frontend_note": frontend_note,
@@ -279,16 +315,17 @@ def render_firmware_files(
     arena_margin: float = ARENA_MARGIN,
     model_name: str = "ghost-keras KWS model",
     device: Mapping[str, int] | None = None,
-    table_kernels: bool = True,
+    folder_kernels: Collection[str] = tuple(FOLDER_KERNELS),
 ) -> tuple[dict[str, bytes], TfliteModelInfo, FirmwareSettings]:
     """Every file of the folder as ``{name: bytes}``, without writing anything."""
     data = load_model_bytes(model)
     info = read_tflite(data)
     validate_c_identifier(array_name)
-    tables = table_ops(info.operator_inputs) if table_kernels else ()
+    kernels = folder_kernel_ops(info.operator_inputs, folder_kernels, info.operator_input_shapes)
     # fails early on an op TFLM lacks
-    ops_header = render_model_ops_header(info.ops, tables=tables)
-    table_operators = sum(op in tables for op, _ in info.operator_inputs)
+    ops_header = render_model_ops_header(info.ops, kernels=kernels)
+    table_operators = sum(op in kernels and op in TABLE_KERNEL_OPS
+                          for op, _ in info.operator_inputs)
     fs = build_settings(settings, info, _choose_arena(data, arena_bytes, arena_margin, device,
                                                       table_operators), array_name)
 
@@ -298,7 +335,11 @@ def render_firmware_files(
     texts[model_src.source_name] = model_src.source
     texts["model_ops.h"] = ops_header
     texts["model_settings.h"] = render_model_settings_header(fs)
-    for name in _COMMON_TEMPLATES + (_TABLE_TEMPLATES if tables else ()):
+    kernel_headers = tuple(dict.fromkeys(FOLDER_KERNELS[op][1] for op in kernels))
+    kernel_files = tuple(f for h in kernel_headers for f in (h, h.replace(".h", ".cc")))
+    if set(kernels) - set(TABLE_KERNEL_OPS):  # the arithmetic kernels share the requantization
+        kernel_files += (REQUANTIZE_HEADER,)
+    for name in _COMMON_TEMPLATES + kernel_files:
         texts[name] = template_text(name)
     frontend_file = _FRONTEND_TEMPLATES[fs.frontend.kind]
     texts[frontend_file] = template_text(frontend_file)
@@ -311,7 +352,7 @@ def render_firmware_files(
     texts[tables_src.source_name] = tables_src.source
 
     names = sorted(texts) + ["README.md", MANIFEST_NAME]
-    texts["README.md"] = _readme(fs, info, array_name, names, model_name, tables)
+    texts["README.md"] = _readme(fs, info, array_name, names, model_name, kernels)
     files = {name: text.encode("utf-8") for name, text in texts.items()}
     files[MANIFEST_NAME] = _manifest(files, data, info, fs, array_name)
     return files, info, fs
@@ -361,7 +402,7 @@ def write_firmware_folder(
     arena_margin: float = ARENA_MARGIN,
     model_name: str = "ghost-keras KWS model",
     device: Mapping[str, int] | None = None,
-    table_kernels: bool = True,
+    folder_kernels: Collection[str] = tuple(FOLDER_KERNELS),
 ) -> FirmwareFolder:
     """Writes the firmware folder for a converted int8 model and returns what it wrote.
 
@@ -370,9 +411,10 @@ def write_firmware_folder(
     works on the host TFLM and adds ``arena_margin``. ``device``: what
     :func:`firmware_export.device.measure_on_device` measured on the 32-bit target
     (``arena_bytes``, ``frontend_heap_in_use_bytes``); the arena is then sized from it.
-    ``table_kernels``: run int8 LOGISTIC/TANH as the folder's 256-entry tables (TFLM's bytes,
-    170-380 fewer instructions per element on a Cortex-M4, 256 B more arena per op); False
-    registers TFLM's own kernels. ``frontend_tables``: the
+    ``folder_kernels``: the ops (of :data:`.op_resolver.FOLDER_KERNELS`) that run on the folder's
+    own int8 kernels, TFLM's bytes in fewer Cortex-M4 instructions: LOGISTIC/TANH as 256-entry
+    tables (170-380 fewer instructions per element, 256 B more arena per op), FULLY_CONNECTED
+    four rows per pass; the other ops, and all with ``()``, register TFLM's own kernels. ``frontend_tables``: the
     ``make_frontend(config).c_tables()`` dict of the front end the model was trained on (names
     in :func:`frontend_table_spec`). Files a previous run wrote into ``out_dir`` (per its manifest) and
     this one does not are removed; nothing else in ``out_dir`` is touched.
@@ -380,7 +422,7 @@ def write_firmware_folder(
     files, info, fs = render_firmware_files(
         tflite_path_or_bytes, settings, array_name, arena_bytes,
         frontend_tables=frontend_tables, arena_margin=arena_margin, model_name=model_name,
-        device=device, table_kernels=table_kernels,
+        device=device, folder_kernels=folder_kernels,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ Generating the list from the flatbuffer's operator codes makes both mistakes imp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 # BuiltinOperator name -> MicroMutableOpResolver method, read from TFLM's
 # tensorflow/lite/micro/micro_mutable_op_resolver.h (tflite-micro main, 2026-08): every
@@ -150,29 +150,63 @@ def op_for_method(method: str) -> str:
     return _METHOD_OPS[method]
 
 
-#: int8 ops the folder registers with its own table kernel (``kws_activation_tables.cc``):
-#: the bytes of TFLM's kernel at a few instructions per element instead of 170-380.
-TABLE_KERNELS: dict[str, str] = {
-    "LOGISTIC": "kws::Register_LOGISTIC_INT8_TABLE()",
-    "TANH": "kws::Register_TANH_INT8_TABLE()",
+#: int8 ops the folder can run with its own kernel instead of TFLM's: the same output bytes
+#: (each proven against TFLM's kernel by a check in ``firmware_export/device``), fewer
+#: instructions on a Cortex-M4. LOGISTIC/TANH: 256-entry tables (``kws_activation_tables.cc``,
+#: a few instructions per element instead of 170-380); FULLY_CONNECTED: four rows per pass over
+#: the input (``kws_fully_connected.cc``); ADD/SUB/MUL of same-shaped tensors with an inline
+#: requantization (``kws_elementwise.cc``). Op -> (registration, header).
+FOLDER_KERNELS: dict[str, tuple[str, str]] = {
+    "LOGISTIC": ("kws::Register_LOGISTIC_INT8_TABLE()", "kws_activation_tables.h"),
+    "TANH": ("kws::Register_TANH_INT8_TABLE()", "kws_activation_tables.h"),
+    "FULLY_CONNECTED": ("kws::Register_FULLY_CONNECTED_INT8()", "kws_fully_connected.h"),
+    "ADD": ("kws::Register_ADD_INT8()", "kws_elementwise.h"),
+    "SUB": ("kws::Register_SUB_INT8()", "kws_elementwise.h"),
+    "MUL": ("kws::Register_MUL_INT8()", "kws_elementwise.h"),
 }
+#: The ops whose folder kernel is a 256-entry table (256 B of arena per operator).
+TABLE_KERNEL_OPS = ("LOGISTIC", "TANH")
+#: The ops whose folder kernel takes two inputs of one shape (no broadcasting).
+SAME_SHAPE_KERNEL_OPS = ("ADD", "SUB", "MUL")
 
 
-def table_ops(operator_inputs: Sequence[tuple[str, str]]) -> tuple[str, ...]:
-    """The ops of :data:`TABLE_KERNELS` whose every operator reads an int8 input, in order."""
-    names = [op for op, _ in operator_inputs if op in TABLE_KERNELS]
+def folder_kernel_ops(operator_inputs: Sequence[tuple[str, str]],
+                      wanted: Collection[str] = tuple(FOLDER_KERNELS),
+                      input_shapes: Sequence[Sequence[Sequence[int]]] | None = None,
+                      ) -> tuple[str, ...]:
+    """The ops of ``wanted`` (keys of :data:`FOLDER_KERNELS`) whose every operator reads an
+    int8 input -- and, for :data:`SAME_SHAPE_KERNEL_OPS`, two inputs of one shape (per
+    ``input_shapes``, parallel to ``operator_inputs``; without them those ops keep TFLM's
+    kernels) -- in order of first use: they get the folder's kernel."""
+    unknown = set(wanted) - set(FOLDER_KERNELS)
+    if unknown:
+        raise ValueError(f"no folder kernel for {sorted(unknown)}; "
+                         f"the folder has kernels for {list(FOLDER_KERNELS)}")
+    if input_shapes is not None and len(input_shapes) != len(operator_inputs):
+        raise ValueError("input_shapes must have one entry per operator")
+
+    def eligible(k: int) -> bool:
+        op, type_name = operator_inputs[k]
+        if type_name != "INT8":
+            return False
+        if op not in SAME_SHAPE_KERNEL_OPS:
+            return True
+        shapes = [tuple(s) for s in input_shapes[k]] if input_shapes is not None else []
+        return len(shapes) == 2 and shapes[0] == shapes[1]
+
+    names = [op for op, _ in operator_inputs if op in wanted]
     return tuple(op for op in dict.fromkeys(names)
-                 if all(t == "INT8" for o, t in operator_inputs if o == op))
+                 if all(eligible(k) for k, (o, _) in enumerate(operator_inputs) if o == op))
 
 
 def render_model_ops_header(ops: Sequence[str], *, model_note: str = "",
-                            tables: Sequence[str] = ()) -> str:
+                            kernels: Sequence[str] = ()) -> str:
     """Text of ``model_ops.h`` registering exactly ``ops`` (ordered, unique builtin names).
 
     Defines ``kModelOpCount``, ``ModelOpResolver`` (= ``tflite::MicroMutableOpResolver<N>``) and
-    ``RegisterModelOps(ModelOpResolver&)``. The ops in ``tables`` (see :func:`table_ops`) get the
-    folder's table kernels. Raises :class:`UnsupportedOpError` naming the first op TFLM cannot
-    register.
+    ``RegisterModelOps(ModelOpResolver&)``. The ops in ``kernels`` (see
+    :func:`folder_kernel_ops`) get the folder's own kernels. Raises :class:`UnsupportedOpError`
+    naming the first op TFLM cannot register.
     """
     if len(set(ops)) != len(ops):
         raise ValueError(f"op list has duplicates: {list(ops)}")
@@ -180,14 +214,16 @@ def render_model_ops_header(ops: Sequence[str], *, model_note: str = "",
         raise ValueError("the model has no operators")
     methods = [resolver_method(op) for op in ops]
     calls = "\n".join(
-        f"  if (resolver.{m}({TABLE_KERNELS[op] if op in tables else ''}) != kTfLiteOk) "
+        f"  if (resolver.{m}({FOLDER_KERNELS[op][0] if op in kernels else ''}) != kTfLiteOk) "
         f"return kTfLiteError;  // {op}"
         for op, m in zip(ops, methods)
     )
     note = f"// {model_note}\n" if model_note else ""
-    table_include = '#include "kws_activation_tables.h"\n' if tables else ""
-    table_note = (f"// {', '.join(tables)}: int8 table kernels of kws_activation_tables.cc, the "
-                  "same bytes as TFLM's.\n" if tables else "")
+    headers = dict.fromkeys(FOLDER_KERNELS[op][1] for op in kernels)
+    kernel_include = "".join(f'#include "{h}"\n' for h in headers)
+    kernel_note = (f"// {', '.join(kernels)}: this folder's int8 kernels "
+                   f"({', '.join(h.replace('.h', '.cc') for h in headers)}), the same bytes as "
+                   "TFLM's.\n" if kernels else "")
     return f"""\
 // model_ops.h: the TFLite Micro op resolver for this model. Generated by ghost-keras
 // firmware_export from the model's operator codes; do not edit, regenerate instead.
@@ -195,10 +231,10 @@ def render_model_ops_header(ops: Sequence[str], *, model_note: str = "",
 // Ops ({len(ops)}): {", ".join(ops)}
 //
 // With OPTIMIZED_KERNEL_DIR=cmsis_nn the same AddXxx() calls register the CMSIS-NN kernels.
-{table_note}#ifndef GHOST_KWS_MODEL_OPS_H_
+{kernel_note}#ifndef GHOST_KWS_MODEL_OPS_H_
 #define GHOST_KWS_MODEL_OPS_H_
 
-{table_include}#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+{kernel_include}#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 
 constexpr unsigned int kModelOpCount = {len(ops)};
 
