@@ -123,6 +123,6 @@ def suite_deploy(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                      "text + data and static RAM = data + bss of the whole test firmware, heap "
                      "= the front end's after setup, arena = smallest that allocates and "
                      "invokes on the M4. Kernels cmsis_nn and reference: with the folder's own int8 "
-                     "LOGISTIC/TANH (tables), FULLY_CONNECTED and ADD/SUB/MUL kernels (TFLM's "
-                     "bytes); cmsis_nn_tables_only: the folder's LOGISTIC/TANH tables only; "
-                     "cmsis_nn_tflm_kernels: none of the folder's kernels.")}
+                     "LOGISTIC/TANH/SOFTMAX (tables), FULLY_CONNECTED and ADD/SUB/MUL kernels "
+                     "(TFLM's bytes); cmsis_nn_activation_tables: the folder's LOGISTIC/TANH "
+                     "tables only; cmsis_nn_tflm_kernels: none of the folder's kernels.")}

@@ -101,6 +101,8 @@ class TfliteModelInfo:
     operator_input_shapes: tuple[tuple[tuple[int, ...], ...], ...] = ()
     """The shapes of every operator's inputs (absent optional inputs left out), in the order
     of :attr:`operator_inputs`."""
+    operator_output_types: tuple[str, ...] = ()
+    """The type of every operator's first output, in the order of :attr:`operator_inputs`."""
 
     @property
     def custom_ops(self) -> tuple[str, ...]:
@@ -146,6 +148,7 @@ def read_tflite(model: bytes | bytearray | memoryview | str | os.PathLike) -> Tf
     ops: list[str] = []
     operator_inputs: list[tuple[str, str]] = []
     operator_input_shapes: list[tuple[tuple[int, ...], ...]] = []
+    operator_output_types: list[str] = []
     for subgraph in fb.subgraphs:
         for op in subgraph.operators or []:
             name = op_name(fb.operatorCodes[op.opcodeIndex])
@@ -157,6 +160,9 @@ def read_tflite(model: bytes | bytearray | memoryview | str | os.PathLike) -> Tf
                 tuple(int(d) for d in (subgraph.tensors[i].shape if subgraph.tensors[i].shape
                                        is not None else []))
                 for i in indices if i >= 0))
+            out = op.outputs[0] if op.outputs is not None and len(op.outputs) else -1
+            out_type = subgraph.tensors[out].type if out >= 0 else None
+            operator_output_types.append(_TYPE_NAMES.get(out_type, str(out_type)))
             if name not in ops:
                 ops.append(name)
 
@@ -200,4 +206,5 @@ def read_tflite(model: bytes | bytearray | memoryview | str | os.PathLike) -> Tf
         num_operators=len(operator_inputs),
         operator_inputs=tuple(operator_inputs),
         operator_input_shapes=tuple(operator_input_shapes),
+        operator_output_types=tuple(operator_output_types),
     )

@@ -345,11 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "size the arena by running the model on a Cortex-M4 under QEMU (needs "
                    "arm-none-eabi-g++ and qemu-system-arm); default: measured on the host")
     p.add_argument("--tflm-kernel", action="append", metavar="OP",
-                   choices=("LOGISTIC", "TANH", "FULLY_CONNECTED", "ADD", "SUB", "MUL"),
+                   choices=("LOGISTIC", "TANH", "SOFTMAX", "FULLY_CONNECTED", "ADD", "SUB",
+                            "MUL"),
                    help="register TFLM's own kernel for this op instead of the folder's (same "
-                        "bytes, more Cortex-M4 instructions): LOGISTIC and TANH (the folder's are "
-                        "256-entry tables, 256 B of arena per op), FULLY_CONNECTED, ADD, SUB, "
-                        "MUL; repeatable (default: the folder's kernels for all of them)")
+                        "bytes, more Cortex-M4 instructions): LOGISTIC, TANH and SOFTMAX (the "
+                        "folder's are 256-entry tables: 256 B of arena per op, SOFTMAX 1 KiB), "
+                        "FULLY_CONNECTED, ADD, SUB, MUL; repeatable (default: the folder's "
+                        "kernels for all of them)")
     _add_verbose(p, 1)
     p.set_defaults(func=_cmd_firmware)
 

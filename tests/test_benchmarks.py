@@ -134,15 +134,16 @@ def test_deploy_measures_the_exports_and_streaming_beats_recomputing_the_window(
     out, result = bench["out"], bench["results"]["deploy"]
     assert result["columns"] == DEPLOY_COLUMNS
     # The firmware of each run on the Cortex-M4 (tiny mode: CMSIS-NN kernels only), with the
-    # folder's kernels (LOGISTIC/TANH tables, FULLY_CONNECTED, ADD/SUB/MUL), with the tables only
-    # and with TFLM's and CMSIS-NN's kernels only: each of the folder's kernels removes
-    # instructions.
+    # folder's kernels (LOGISTIC/TANH/SOFTMAX tables, FULLY_CONNECTED, ADD/SUB/MUL), with its
+    # LOGISTIC/TANH tables only and with TFLM's and CMSIS-NN's kernels only: each of the
+    # folder's kernels removes instructions.
     device = {(r["model"], r["kernels"]): r for r in result["device"]}
     assert set(device) == {(m, k) for m in ("gru_S", "ghost_gru_S_r2")
-                           for k in ("cmsis_nn", "cmsis_nn_tables_only", "cmsis_nn_tflm_kernels")}
+                           for k in ("cmsis_nn", "cmsis_nn_activation_tables",
+                                     "cmsis_nn_tflm_kernels")}
     for model in ("gru_S", "ghost_gru_S_r2"):
         own, tables, tflm = (device[(model, k)] for k in (
-            "cmsis_nn", "cmsis_nn_tables_only", "cmsis_nn_tflm_kernels"))
+            "cmsis_nn", "cmsis_nn_activation_tables", "cmsis_nn_tflm_kernels"))
         assert (own["instructions_per_invoke"] < tables["instructions_per_invoke"]
                 < tflm["instructions_per_invoke"])
         assert tables["arena_bytes"] > tflm["arena_bytes"]

@@ -205,7 +205,8 @@ def test_probability_zero_is_honoured(monkeypatch, tmp_path, capsys, probability
     seen = {}
 
     def fake_firmware(run_dir, out, array_name, recognizer, tflm_tree, folder_kernels, verbose):
-        assert folder_kernels == ("LOGISTIC", "TANH", "FULLY_CONNECTED", "ADD", "SUB", "MUL")
+        assert folder_kernels == ("LOGISTIC", "TANH", "SOFTMAX", "FULLY_CONNECTED", "ADD", "SUB",
+                                  "MUL")
         seen["firmware"] = recognizer
         arena = types.SimpleNamespace(arena_bytes=4096, measured_on="host", measured_bytes=3712,
                                       margin=0.1, table_bytes=0)

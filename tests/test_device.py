@@ -204,11 +204,13 @@ def test_folder_without_tf_lite_static_memory_stops_with_an_error(exported_run, 
 def test_activation_table_kernels_give_tflm_bytes_for_every_input(exported_run, trees, tools,
                                                                    tmp_path):
     """The folder's int8 LOGISTIC/TANH table kernels against TFLM's own kernels: all 256 inputs
-    at 550 input quantizations each; a table with one wrong entry must be caught."""
+    at 550 input quantizations each; SOFTMAX on 366 sets of random score rows; a table with one
+    wrong entry must be caught."""
     folder = write_run_firmware(exported_run, tmp_path / "fw").path
     ops = (folder / "model_ops.h").read_text()
     assert "AddLogistic(kws::Register_LOGISTIC_INT8_TABLE())" in ops
     assert "AddTanh(kws::Register_TANH_INT8_TABLE())" in ops
+    assert "AddSoftmax(kws::Register_SOFTMAX_INT8_TABLE())" in ops
 
     def check(folder: Path, build: str) -> subprocess.CompletedProcess:
         exe = build_app(folder, trees["host"], tmp_path / build, "host", app=TABLES_CHECK)
@@ -217,6 +219,7 @@ def test_activation_table_kernels_give_tflm_bytes_for_every_input(exported_run, 
     result = check(folder, "build")
     assert result.returncode == 0, result.stdout[-2000:]
     assert "cases 1100 values 281600 mismatches 0" in result.stdout
+    assert "softmax cases 366 values 91500 mismatches 0" in result.stdout
 
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -226,10 +229,15 @@ def test_activation_table_kernels_give_tflm_bytes_for_every_input(exported_run, 
     text = source.read_text()
     fill = "      static_cast<Table*>(node->user_data)->values);\n  return kTfLiteOk;"
     assert text.count(fill) == 2
-    source.write_text(text.replace(fill, fill.replace(
-        "  return", "  static_cast<Table*>(node->user_data)->values[200] ^= 1;\n  return"), 1))
+    text = text.replace(fill, fill.replace(
+        "  return", "  static_cast<Table*>(node->user_data)->values[200] ^= 1;\n  return"), 1)
+    exp = "FixedPointScaledDiff::FromRaw(rescaled)).raw();"
+    assert text.count(exp) == 1
+    source.write_text(text.replace(exp, exp.replace(".raw();", ".raw() + (d == 5) * (1 << 28);")))
     result = check(broken, "build-broken")
-    assert result.returncode == 1 and "mismatches 0" not in result.stdout
+    assert result.returncode == 1
+    assert "cases 1100 values 281600 mismatches 0" not in result.stdout
+    assert re.search(r"softmax cases 366 values 91500 mismatches [1-9]", result.stdout)
 
 
 @pytest.mark.parametrize("app, source, expected, mutation", [

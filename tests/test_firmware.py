@@ -93,10 +93,11 @@ def test_model_ops_header_registers_exactly_the_model_ops(folder, model):
     # int8 LOGISTIC/TANH/FULLY_CONNECTED get the folder's kernels, every other op TFLM's own.
     own = {"LOGISTIC": "kws::Register_LOGISTIC_INT8_TABLE(",
            "TANH": "kws::Register_TANH_INT8_TABLE(",
+           "SOFTMAX": "kws::Register_SOFTMAX_INT8_TABLE(",
            "FULLY_CONNECTED": "kws::Register_FULLY_CONNECTED_INT8(",
            "ADD": "kws::Register_ADD_INT8(", "SUB": "kws::Register_SUB_INT8(",
            "MUL": "kws::Register_MUL_INT8("}
-    assert {"TANH", "FULLY_CONNECTED"} <= set(tflite_ops(model))
+    assert {"TANH", "FULLY_CONNECTED", "SOFTMAX"} <= set(tflite_ops(model))
     assert {op_for_method(m): arg for m, arg in calls if arg} == {
         op: own[op] for op in tflite_ops(model) if op in own}
     assert (folder.path / "kws_activation_tables.cc").is_file()
@@ -131,6 +132,11 @@ def test_model_ops_header_knows_the_ghostrnn_ops():
     shapes = [((1, 77), (1, 77)), ((1, 77), (1, 77)), ((1, 77), (1,)), ((1, 8), (1, 8))]
     assert folder_kernel_ops(pairs, input_shapes=shapes) == ("ADD", "MUL")
     assert folder_kernel_ops(pairs) == ()  # shapes unknown: TFLM's kernels
+    # SOFTMAX: only with an int8 output (TFLM's may write int16).
+    softmax = [("SOFTMAX", "INT8")]
+    assert folder_kernel_ops(softmax, output_types=["INT8"]) == ("SOFTMAX",)
+    assert folder_kernel_ops(softmax, output_types=["INT16"]) == ()
+    assert folder_kernel_ops(softmax) == ()
     text = render_model_ops_header(ops, kernels=kernels)
     assert "resolver.AddLogistic(kws::Register_LOGISTIC_INT8_TABLE())" in text
     assert "resolver.AddFullyConnected(kws::Register_FULLY_CONNECTED_INT8())" in text
@@ -488,8 +494,10 @@ def test_folder_with_tflm_kernels_has_no_tables(model):
     assert b"AddFullyConnected(kws::Register_FULLY_CONNECTED_INT8())" in fc_only["model_ops.h"]
     with_tables, _, fs_tables = render_firmware_files(model, TINY_SETTINGS,
                                                       frontend_tables=TINY_TABLES)
-    # The host-measured arena grows by the tables' 256 B each (TANH: two ops in this model).
-    assert fs_tables.arena.table_bytes == 256 * sum(
-        op in ("LOGISTIC", "TANH") for op, _ in read_tflite(model).operator_inputs)
+    # The host-measured arena grows by the tables: 256 B per LOGISTIC/TANH (TANH: two ops in
+    # this model), 1 KiB per SOFTMAX.
+    assert fs_tables.arena.table_bytes == sum(
+        {"LOGISTIC": 256, "TANH": 256, "SOFTMAX": 1024}.get(op, 0)
+        for op, _ in read_tflite(model).operator_inputs)
     assert fs_tables.arena.arena_bytes > fs.arena.arena_bytes
     assert b"tables" in with_tables["model_settings.h"]

@@ -1,12 +1,14 @@
-// activation_tables_check.cc: proves the folder's int8 LOGISTIC/TANH table kernels
-// (kws_activation_tables.cc) give TFLM's own kernels' bytes, for every int8 input, over a sweep
-// of input scales and zero points. Built with the folder's Makefile (APP_SRCS) and run by the
-// tests; prints one line per mismatch and a summary, exits 1 on any mismatch.
+// activation_tables_check.cc: proves the folder's int8 LOGISTIC/TANH/SOFTMAX table kernels
+// (kws_activation_tables.cc) give TFLM's own kernels' bytes: LOGISTIC/TANH for every int8 input
+// over a sweep of input scales and zero points; SOFTMAX on random rows of 2 to 40 scores (the
+// classifier's 12 among them) over the same sweep. Built with the folder's Makefile (APP_SRCS)
+// and run by the tests; prints one line per mismatch and a summary, exits 1 on any mismatch.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 
 #include "kws_activation_tables.h"
+#include "tensorflow/lite/c/builtin_op_data.h"
 #include "tensorflow/lite/micro/kernels/kernel_runner.h"
 #include "tensorflow/lite/micro/kernels/micro_ops.h"
 #include "tensorflow/lite/micro/test_helpers.h"
@@ -56,6 +58,45 @@ int Compare(const char* op, const TFLMRegistration& tflm, const TFLMRegistration
   return mismatches;
 }
 
+// SOFTMAX on `rows` rows of `depth` random int8 scores; returns the outputs that differ.
+uint32_t state = 7u;
+int SoftmaxMismatches(float input_scale, int input_zero_point, int rows, int depth) {
+  static int8_t input[kValues], want[kValues], got[kValues];
+  for (int i = 0; i < rows * depth; ++i) {
+    state = state * 1664525u + 1013904223u;
+    input[i] = static_cast<int8_t>(static_cast<int>(state >> 24) - 128);
+  }
+  int dims_data[] = {2, rows, depth};
+  TfLiteIntArray* dims = tflite::testing::IntArrayFromInts(dims_data);
+  TfLiteSoftmaxParams params = {1.0f};
+  int inputs_data[] = {1, 0};
+  int outputs_data[] = {1, 1};
+  bool ok = true;
+  for (int k = 0; k < 2; ++k) {
+    int8_t* output = k == 0 ? want : got;
+    TfLiteTensor tensors[2] = {
+        tflite::testing::CreateQuantizedTensor(input, dims, input_scale, input_zero_point),
+        tflite::testing::CreateQuantizedTensor(output, dims, 1.0f / 256.0f, -128),
+    };
+    tflite::micro::KernelRunner runner(
+        k == 0 ? tflite::Register_SOFTMAX() : kws::Register_SOFTMAX_INT8_TABLE(), tensors, 2,
+        tflite::testing::IntArrayFromInts(inputs_data),
+        tflite::testing::IntArrayFromInts(outputs_data), &params);
+    ok = ok && runner.InitAndPrepare() == kTfLiteOk && runner.Invoke() == kTfLiteOk;
+  }
+  if (!ok) {
+    printf("SOFTMAX scale %.9g zero point %d: a kernel failed\n", input_scale, input_zero_point);
+    return rows * depth;
+  }
+  int mismatches = 0;
+  for (int i = 0; i < rows * depth; ++i) mismatches += want[i] != got[i];
+  if (mismatches != 0) {
+    printf("SOFTMAX scale %.9g zero point %d depth %d: %d outputs differ\n", input_scale,
+           input_zero_point, depth, mismatches);
+  }
+  return mismatches;
+}
+
 }  // namespace
 
 int main() {
@@ -83,5 +124,19 @@ int main() {
                         0.0627451f, -1, 1.0f / 128.0f, 0);
   cases += 2;
   printf("cases %d values %d mismatches %d\n", cases, cases * kValues, mismatches);
-  return mismatches == 0 ? 0 : 1;
+  // SOFTMAX: the same scale sweep, 2 to 40 scores per row, rows filling the 256 values.
+  const int depths[] = {2, 3, 12, 12, 35, 40};
+  int softmax_cases = 0, softmax_values = 0, softmax_mismatches = 0;
+  for (int step = 0; step <= 60; ++step) {
+    const float scale = static_cast<float>(std::pow(2.0, -10.0 + step / 6.0));
+    for (int depth : depths) {
+      const int zero_point = zero_points[(step + depth) % 9];
+      softmax_mismatches += SoftmaxMismatches(scale, zero_point, kValues / depth, depth);
+      softmax_values += (kValues / depth) * depth;
+      ++softmax_cases;
+    }
+  }
+  printf("softmax cases %d values %d mismatches %d\n", softmax_cases, softmax_values,
+         softmax_mismatches);
+  return mismatches == 0 && softmax_mismatches == 0 ? 0 : 1;
 }

@@ -35,7 +35,7 @@ from .model_settings import (
 from .op_resolver import (
     FOLDER_KERNELS,
     SAME_SHAPE_KERNEL_OPS,
-    TABLE_KERNEL_OPS,
+    TABLE_KERNEL_BYTES,
     folder_kernel_ops,
     render_model_ops_header,
 )
@@ -60,8 +60,6 @@ _COMMON_TEMPLATES = (
 # whose model uses them.
 #: TFLM's requantization, inline, shared by the folder's FULLY_CONNECTED and ADD/SUB/MUL kernels.
 REQUANTIZE_HEADER = "kws_requantize.h"
-#: Arena one table kernel takes (kws::kActivationTableBytes).
-ACTIVATION_TABLE_BYTES = 256
 _FRONTEND_TEMPLATES = {
     MICROFRONTEND: "frontend_microfrontend.cc",
     CMSIS_MFCC: "frontend_cmsis_mfcc.cc",
@@ -154,7 +152,7 @@ def check_frontend_tables(tables: Mapping[str, np.ndarray], frontend: FrontendCo
 
 
 def _choose_arena(model: bytes, arena_bytes: int | None, margin: float,
-                  device: Mapping[str, int] | None, table_operators: int) -> ArenaChoice:
+                  device: Mapping[str, int] | None, table_bytes: int) -> ArenaChoice:
     if arena_bytes is not None:
         if arena_bytes <= 0 or arena_bytes % 16:
             raise SettingsError(f"arena_bytes {arena_bytes} must be a positive multiple of 16")
@@ -166,7 +164,6 @@ def _choose_arena(model: bytes, arena_bytes: int | None, margin: float,
             frontend_heap_bytes=device.get("frontend_heap_in_use_bytes"),
         )
     measured = measure_arena(model)
-    table_bytes = table_operators * ACTIVATION_TABLE_BYTES
     return ArenaChoice(
         arena_bytes=recommended_arena_bytes(measured.smallest_bytes + table_bytes, margin),
         measured_bytes=measured.smallest_bytes,
@@ -179,13 +176,13 @@ def _choose_arena(model: bytes, arena_bytes: int | None, margin: float,
 def _kernel_note(kernels: tuple[str, ...]) -> str:
     """The README's sentence on the folder's own kernels (empty without them)."""
     notes = []
-    tables = [op for op in kernels if op in TABLE_KERNEL_OPS]
+    tables = [op for op in kernels if op in TABLE_KERNEL_BYTES]
     if tables:
         notes.append(
-            f" int8 {' and '.join(tables)} run as 256-entry tables (`kws_activation_tables.cc`): "
-            "filled at Prepare by TFLM's own reference function, so the bytes are TFLM's, at a "
-            "few instructions per element instead of 170-380 on a Cortex-M4; "
-            f"{ACTIVATION_TABLE_BYTES} B of arena each.")
+            f" int8 {', '.join(tables)} run on 256-entry tables (`kws_activation_tables.cc`): "
+            "filled at Prepare by TFLM's own reference code, so the bytes are TFLM's, in a "
+            "fraction of the Cortex-M4 instructions; arena per operator: "
+            + ", ".join(f"{op} {TABLE_KERNEL_BYTES[op]} B" for op in tables) + ".")
     elementwise = [op for op in kernels if op in SAME_SHAPE_KERNEL_OPS]
     if elementwise:
         notes.append(
@@ -321,13 +318,14 @@ def render_firmware_files(
     data = load_model_bytes(model)
     info = read_tflite(data)
     validate_c_identifier(array_name)
-    kernels = folder_kernel_ops(info.operator_inputs, folder_kernels, info.operator_input_shapes)
+    kernels = folder_kernel_ops(info.operator_inputs, folder_kernels,
+                                info.operator_input_shapes, info.operator_output_types)
     # fails early on an op TFLM lacks
     ops_header = render_model_ops_header(info.ops, kernels=kernels)
-    table_operators = sum(op in kernels and op in TABLE_KERNEL_OPS
-                          for op, _ in info.operator_inputs)
+    table_bytes = sum(TABLE_KERNEL_BYTES[op] for op, _ in info.operator_inputs
+                      if op in kernels and op in TABLE_KERNEL_BYTES)
     fs = build_settings(settings, info, _choose_arena(data, arena_bytes, arena_margin, device,
-                                                      table_operators), array_name)
+                                                      table_bytes), array_name)
 
     texts: dict[str, str] = {}
     model_src = render_model_data(data, array_name)
@@ -337,7 +335,7 @@ def render_firmware_files(
     texts["model_settings.h"] = render_model_settings_header(fs)
     kernel_headers = tuple(dict.fromkeys(FOLDER_KERNELS[op][1] for op in kernels))
     kernel_files = tuple(f for h in kernel_headers for f in (h, h.replace(".h", ".cc")))
-    if set(kernels) - set(TABLE_KERNEL_OPS):  # the arithmetic kernels share the requantization
+    if set(kernels) - set(TABLE_KERNEL_BYTES):  # the arithmetic kernels share the requantization
         kernel_files += (REQUANTIZE_HEADER,)
     for name in _COMMON_TEMPLATES + kernel_files:
         texts[name] = template_text(name)

@@ -153,19 +153,23 @@ def op_for_method(method: str) -> str:
 #: int8 ops the folder can run with its own kernel instead of TFLM's: the same output bytes
 #: (each proven against TFLM's kernel by a check in ``firmware_export/device``), fewer
 #: instructions on a Cortex-M4. LOGISTIC/TANH: 256-entry tables (``kws_activation_tables.cc``,
-#: a few instructions per element instead of 170-380); FULLY_CONNECTED: four rows per pass over
+#: a few instructions per element instead of 170-380); SOFTMAX: its exps as a 256-entry table
+#: (same file); FULLY_CONNECTED: four rows per pass over
 #: the input (``kws_fully_connected.cc``); ADD/SUB/MUL of same-shaped tensors with an inline
 #: requantization (``kws_elementwise.cc``). Op -> (registration, header).
 FOLDER_KERNELS: dict[str, tuple[str, str]] = {
     "LOGISTIC": ("kws::Register_LOGISTIC_INT8_TABLE()", "kws_activation_tables.h"),
     "TANH": ("kws::Register_TANH_INT8_TABLE()", "kws_activation_tables.h"),
+    "SOFTMAX": ("kws::Register_SOFTMAX_INT8_TABLE()", "kws_activation_tables.h"),
     "FULLY_CONNECTED": ("kws::Register_FULLY_CONNECTED_INT8()", "kws_fully_connected.h"),
     "ADD": ("kws::Register_ADD_INT8()", "kws_elementwise.h"),
     "SUB": ("kws::Register_SUB_INT8()", "kws_elementwise.h"),
     "MUL": ("kws::Register_MUL_INT8()", "kws_elementwise.h"),
 }
-#: The ops whose folder kernel is a 256-entry table (256 B of arena per operator).
-TABLE_KERNEL_OPS = ("LOGISTIC", "TANH")
+#: The ops whose folder kernel is a 256-entry table: the arena each operator's table takes.
+TABLE_KERNEL_BYTES: dict[str, int] = {"LOGISTIC": 256, "TANH": 256, "SOFTMAX": 1024}
+#: The ops whose folder kernel also needs an int8 output (TFLM's SOFTMAX may write int16).
+INT8_OUTPUT_KERNEL_OPS = ("SOFTMAX",)
 #: The ops whose folder kernel takes two inputs of one shape (no broadcasting).
 SAME_SHAPE_KERNEL_OPS = ("ADD", "SUB", "MUL")
 
@@ -173,22 +177,26 @@ SAME_SHAPE_KERNEL_OPS = ("ADD", "SUB", "MUL")
 def folder_kernel_ops(operator_inputs: Sequence[tuple[str, str]],
                       wanted: Collection[str] = tuple(FOLDER_KERNELS),
                       input_shapes: Sequence[Sequence[Sequence[int]]] | None = None,
-                      ) -> tuple[str, ...]:
+                      output_types: Sequence[str] | None = None) -> tuple[str, ...]:
     """The ops of ``wanted`` (keys of :data:`FOLDER_KERNELS`) whose every operator reads an
-    int8 input -- and, for :data:`SAME_SHAPE_KERNEL_OPS`, two inputs of one shape (per
-    ``input_shapes``, parallel to ``operator_inputs``; without them those ops keep TFLM's
-    kernels) -- in order of first use: they get the folder's kernel."""
+    int8 input -- for :data:`SAME_SHAPE_KERNEL_OPS` two inputs of one shape (``input_shapes``),
+    for :data:`INT8_OUTPUT_KERNEL_OPS` an int8 output (``output_types``); both parallel to
+    ``operator_inputs``, and without them those ops keep TFLM's kernels -- in order of first
+    use: they get the folder's kernel."""
     unknown = set(wanted) - set(FOLDER_KERNELS)
     if unknown:
         raise ValueError(f"no folder kernel for {sorted(unknown)}; "
                          f"the folder has kernels for {list(FOLDER_KERNELS)}")
-    if input_shapes is not None and len(input_shapes) != len(operator_inputs):
-        raise ValueError("input_shapes must have one entry per operator")
+    for given in (input_shapes, output_types):
+        if given is not None and len(given) != len(operator_inputs):
+            raise ValueError("input_shapes and output_types must have one entry per operator")
 
     def eligible(k: int) -> bool:
         op, type_name = operator_inputs[k]
         if type_name != "INT8":
             return False
+        if op in INT8_OUTPUT_KERNEL_OPS:
+            return output_types is not None and output_types[k] == "INT8"
         if op not in SAME_SHAPE_KERNEL_OPS:
             return True
         shapes = [tuple(s) for s in input_shapes[k]] if input_shapes is not None else []

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <cmath>
 
+#include "tensorflow/lite/c/builtin_op_data.h"
 #include "tensorflow/lite/c/common.h"
+#include "tensorflow/lite/kernels/internal/common.h"
 #include "tensorflow/lite/kernels/internal/quantization_util.h"
 #include "tensorflow/lite/kernels/internal/reference/integer_ops/logistic.h"
 #include "tensorflow/lite/kernels/internal/reference/integer_ops/tanh.h"
@@ -13,6 +15,7 @@
 #include "tensorflow/lite/kernels/kernel_util.h"
 #include "tensorflow/lite/micro/kernels/kernel_util.h"
 #include "tensorflow/lite/micro/kernels/logistic.h"
+#include "tensorflow/lite/micro/kernels/softmax.h"
 #include "tensorflow/lite/micro/micro_context.h"
 #include "tensorflow/lite/micro/micro_log.h"
 
@@ -37,6 +40,7 @@ void AllInputs(int8_t* inputs) {
 
 TfLiteStatus CheckInt8(TfLiteContext* context, TfLiteNode* node, const char* op,
                        float* input_scale, int32_t* input_zero_point) {
+  TF_LITE_ENSURE(context, node->user_data != nullptr);  // Init's table: the arena was too small
   tflite::MicroContext* micro_context = tflite::GetMicroContext(context);
   TF_LITE_ENSURE_EQ(context, tflite::NumInputs(node), 1);
   TF_LITE_ENSURE_EQ(context, tflite::NumOutputs(node), 1);
@@ -109,7 +113,94 @@ TfLiteStatus TableEval(TfLiteContext* context, TfLiteNode* node) {
   return kTfLiteOk;
 }
 
+// SOFTMAX: exp_of_diff[d] = the Q0.31 exp(-(d) * beta * scale) TFLM's reference kernel computes
+// for the int8 difference x - max = -d (0 where the difference is below its diff_min: that
+// element adds nothing to the sum and outputs -128, as an exp of 0 does).
+struct SoftmaxTable {
+  int32_t exp_of_diff[kActivationTableBytes];
+};
+
+void* SoftmaxTableInit(TfLiteContext* context, const char* /*buffer*/, size_t /*length*/) {
+  return context->AllocatePersistentBuffer(context, sizeof(SoftmaxTable));
+}
+
+// The constants of TFLM's reference int8 softmax (reference/softmax.h).
+constexpr int kScaledDiffIntegerBits = 5;
+constexpr int kAccumulationIntegerBits = 12;
+using FixedPointScaledDiff = gemmlowp::FixedPoint<int32_t, kScaledDiffIntegerBits>;
+using FixedPointAccum = gemmlowp::FixedPoint<int32_t, kAccumulationIntegerBits>;
+using FixedPoint0 = gemmlowp::FixedPoint<int32_t, 0>;
+
+TfLiteStatus SoftmaxTablePrepare(TfLiteContext* context, TfLiteNode* node) {
+  TF_LITE_ENSURE(context, node->user_data != nullptr);  // Init's table: the arena was too small
+  tflite::MicroContext* micro_context = tflite::GetMicroContext(context);
+  TF_LITE_ENSURE_EQ(context, tflite::NumInputs(node), 1);
+  TfLiteTensor* input = micro_context->AllocateTempInputTensor(node, 0);
+  TF_LITE_ENSURE(context, input != nullptr);
+  TfLiteTensor* output = micro_context->AllocateTempOutputTensor(node, 0);
+  TF_LITE_ENSURE(context, output != nullptr);
+  TfLiteStatus status = kTfLiteError;
+  if (input->type != kTfLiteInt8 || output->type != kTfLiteInt8) {
+    MicroPrintf("SOFTMAX table kernel: int8 tensors only; register TFLM's own kernel instead");
+  } else {
+    // TFLM's own parameter calculation (softmax_common.cc), then its exp per difference.
+    tflite::SoftmaxParams params;
+    status = tflite::CalculateSoftmaxParams(
+        context, input, output, static_cast<TfLiteSoftmaxParams*>(node->builtin_data), &params);
+    auto* table = static_cast<SoftmaxTable*>(node->user_data);
+    for (int d = 0; d < kActivationTableBytes; ++d) {
+      table->exp_of_diff[d] = 0;
+      if (-d >= params.diff_min) {
+        const int32_t rescaled = tflite::MultiplyByQuantizedMultiplierGreaterThanOne(
+            -d, params.input_multiplier, params.input_left_shift);
+        table->exp_of_diff[d] =
+            gemmlowp::exp_on_negative_values(FixedPointScaledDiff::FromRaw(rescaled)).raw();
+      }
+    }
+  }
+  micro_context->DeallocateTempTfLiteTensor(input);
+  micro_context->DeallocateTempTfLiteTensor(output);
+  return status;
+}
+
+// TFLM's reference int8 softmax with the exps looked up.
+TfLiteStatus SoftmaxTableEval(TfLiteContext* context, TfLiteNode* node) {
+  const TfLiteEvalTensor* input = tflite::micro::GetEvalInput(context, node, 0);
+  TfLiteEvalTensor* output = tflite::micro::GetEvalOutput(context, node, 0);
+  const tflite::RuntimeShape shape = tflite::micro::GetTensorShape(input);
+  const int last = shape.DimensionsCount() - 1;
+  const int depth = shape.Dims(last);
+  const int rows = tflite::FlatSizeSkipDim(shape, last);
+  const int32_t* exp_of_diff = static_cast<const SoftmaxTable*>(node->user_data)->exp_of_diff;
+  for (int row = 0; row < rows; ++row) {
+    const int8_t* x = tflite::micro::GetTensorData<int8_t>(input) + row * depth;
+    int8_t* y = tflite::micro::GetTensorData<int8_t>(output) + row * depth;
+    int8_t max = x[0];
+    for (int c = 1; c < depth; ++c) max = x[c] > max ? x[c] : max;
+    FixedPointAccum sum_of_exps = FixedPointAccum::Zero();
+    for (int c = 0; c < depth; ++c) {
+      sum_of_exps = sum_of_exps + gemmlowp::Rescale<kAccumulationIntegerBits>(
+                                      FixedPoint0::FromRaw(exp_of_diff[max - x[c]]));
+    }
+    int num_bits_over_unit;
+    const FixedPoint0 shifted_scale = FixedPoint0::FromRaw(tflite::GetReciprocal(
+        sum_of_exps.raw(), kAccumulationIntegerBits, &num_bits_over_unit));
+    const int exponent = num_bits_over_unit + 31 - 8;
+    TFLITE_CHECK(0 <= exponent && exponent <= 31);
+    for (int c = 0; c < depth; ++c) {
+      const FixedPoint0 e = FixedPoint0::FromRaw(exp_of_diff[max - x[c]]);
+      const int32_t v = gemmlowp::RoundingDivideByPOT((shifted_scale * e).raw(), exponent) - 128;
+      y[c] = static_cast<int8_t>(v < -128 ? -128 : v > 127 ? 127 : v);
+    }
+  }
+  return kTfLiteOk;
+}
+
 }  // namespace
+
+TFLMRegistration Register_SOFTMAX_INT8_TABLE() {
+  return tflite::micro::RegisterOp(SoftmaxTableInit, SoftmaxTablePrepare, SoftmaxTableEval);
+}
 
 TFLMRegistration Register_LOGISTIC_INT8_TABLE() {
   return tflite::micro::RegisterOp(TableInit, LogisticTablePrepare, TableEval);

@@ -53,6 +53,7 @@ template <Op kOp>
 TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
   tflite::MicroContext* micro_context = tflite::GetMicroContext(context);
   auto* data = static_cast<OpData*>(node->user_data);
+  TF_LITE_ENSURE(context, data != nullptr);  // Init's block: the arena was too small
   TF_LITE_ENSURE_EQ(context, tflite::NumInputs(node), 2);
   TfLiteTensor* input1 = micro_context->AllocateTempInputTensor(node, 0);
   TF_LITE_ENSURE(context, input1 != nullptr);

@@ -75,53 +75,66 @@ void ExtendInput(const int8_t* x, int groups, int32_t input_offset, uint32_t* pa
 #endif
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+// One group of four columns for four rows: LDRD of the pairs, then per row one LDR of four
+// weights, two SXTB16, two SMLAD. Rows 1 and 2 are addressed from row 0 by the row stride
+// (row 0 advances last), rows 0 and 3 advance by four.
+#define KWS_FC_FOUR_ROWS_GROUP                    \
+  "ldrd %[even], %[odd], [%[p]], #8\n\t"          \
+  "ldr %[k], [%[row0], %[cols]]\n\t"              \
+  "sxtb16 %[t], %[k]\n\t"                         \
+  "sxtb16 %[k], %[k], ror #8\n\t"                 \
+  "smlad %[a1], %[t], %[even], %[a1]\n\t"         \
+  "smlad %[a1], %[k], %[odd], %[a1]\n\t"          \
+  "ldr %[k], [%[row0], %[cols], lsl #1]\n\t"      \
+  "sxtb16 %[t], %[k]\n\t"                         \
+  "sxtb16 %[k], %[k], ror #8\n\t"                 \
+  "smlad %[a2], %[t], %[even], %[a2]\n\t"         \
+  "smlad %[a2], %[k], %[odd], %[a2]\n\t"          \
+  "ldr %[k], [%[row3]], #4\n\t"                   \
+  "sxtb16 %[t], %[k]\n\t"                         \
+  "sxtb16 %[k], %[k], ror #8\n\t"                 \
+  "smlad %[a3], %[t], %[even], %[a3]\n\t"         \
+  "smlad %[a3], %[k], %[odd], %[a3]\n\t"          \
+  "ldr %[k], [%[row0]], #4\n\t"                   \
+  "sxtb16 %[t], %[k]\n\t"                         \
+  "sxtb16 %[k], %[k], ror #8\n\t"                 \
+  "smlad %[a0], %[t], %[even], %[a0]\n\t"         \
+  "smlad %[a0], %[k], %[odd], %[a0]\n\t"
+
 // Four rows over `groups` groups of four columns: acc[r] += row r . (x + offset). One pass
-// loads each pair word once for the four rows; per group: LDRD of the pairs, then per row one
-// LDR of four weights, two SXTB16, two SMLAD. Written in assembly because the compiler spills
-// the 13 live registers this needs (rows 1 and 2 are addressed from row 0 by the row stride).
+// loads each pair word once for the four rows. Written in assembly because the compiler spills
+// the 13 live registers this needs; two groups per loop iteration (an odd one first).
 inline void DotFourRows(const uint32_t* pairs, int groups, const int8_t* w, int cols,
                         int32_t* acc) {
-  if (groups == 0) return;
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
   const int8_t* row0 = w;
   const int8_t* row3 = w + 3 * cols;
   const uint32_t* const end = pairs + 2 * groups;
   uint32_t even, odd, k, t;
-  __asm__ volatile(
-      "1:\n\t"
-      "ldrd %[even], %[odd], [%[p]], #8\n\t"
-      "ldr %[k], [%[row0], %[cols]]\n\t"
-      "sxtb16 %[t], %[k]\n\t"
-      "sxtb16 %[k], %[k], ror #8\n\t"
-      "smlad %[a1], %[t], %[even], %[a1]\n\t"
-      "smlad %[a1], %[k], %[odd], %[a1]\n\t"
-      "ldr %[k], [%[row0], %[cols], lsl #1]\n\t"
-      "sxtb16 %[t], %[k]\n\t"
-      "sxtb16 %[k], %[k], ror #8\n\t"
-      "smlad %[a2], %[t], %[even], %[a2]\n\t"
-      "smlad %[a2], %[k], %[odd], %[a2]\n\t"
-      "ldr %[k], [%[row3]], #4\n\t"
-      "sxtb16 %[t], %[k]\n\t"
-      "sxtb16 %[k], %[k], ror #8\n\t"
-      "smlad %[a3], %[t], %[even], %[a3]\n\t"
-      "smlad %[a3], %[k], %[odd], %[a3]\n\t"
-      "ldr %[k], [%[row0]], #4\n\t"
-      "sxtb16 %[t], %[k]\n\t"
-      "sxtb16 %[k], %[k], ror #8\n\t"
-      "smlad %[a0], %[t], %[even], %[a0]\n\t"
-      "smlad %[a0], %[k], %[odd], %[a0]\n\t"
-      "cmp %[p], %[end]\n\t"
-      "bne 1b\n\t"
-      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [row0] "+r"(row0),
-        [row3] "+r"(row3), [p] "+r"(pairs), [even] "=&r"(even), [odd] "=&r"(odd),
-        [k] "=&r"(k), [t] "=&r"(t)
-      : [cols] "r"(cols), [end] "r"(end)
-      : "cc", "memory");
+  if (groups & 1) {
+    __asm__ volatile(KWS_FC_FOUR_ROWS_GROUP
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
+                       [row0] "+r"(row0), [row3] "+r"(row3), [p] "+r"(pairs),
+                       [even] "=&r"(even), [odd] "=&r"(odd), [k] "=&r"(k), [t] "=&r"(t)
+                     : [cols] "r"(cols)
+                     : "memory");
+  }
+  if (pairs != end) {
+    __asm__ volatile("1:\n\t" KWS_FC_FOUR_ROWS_GROUP KWS_FC_FOUR_ROWS_GROUP
+                     "cmp %[p], %[end]\n\t"
+                     "bne 1b\n\t"
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
+                       [row0] "+r"(row0), [row3] "+r"(row3), [p] "+r"(pairs),
+                       [even] "=&r"(even), [odd] "=&r"(odd), [k] "=&r"(k), [t] "=&r"(t)
+                     : [cols] "r"(cols), [end] "r"(end)
+                     : "cc", "memory");
+  }
   acc[0] = a0;
   acc[1] = a1;
   acc[2] = a2;
   acc[3] = a3;
 }
+#undef KWS_FC_FOUR_ROWS_GROUP
 
 // One row over `groups` groups of four columns.
 inline void DotOneRow(const uint32_t* pairs, int groups, const int8_t* w, int32_t* acc) {
@@ -246,6 +259,7 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
   tflite::MicroContext* micro_context = tflite::GetMicroContext(context);
   const auto* params = static_cast<const TfLiteFullyConnectedParams*>(node->builtin_data);
   auto* data = static_cast<OpData*>(node->user_data);
+  TF_LITE_ENSURE(context, data != nullptr);  // Init's block: the arena was too small
   TfLiteTensor* input =
       micro_context->AllocateTempInputTensor(node, tflite::kFullyConnectedInputTensor);
   TF_LITE_ENSURE(context, input != nullptr);
