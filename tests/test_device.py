@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import wave
 from pathlib import Path
@@ -201,81 +202,74 @@ def test_folder_without_tf_lite_static_memory_stops_with_an_error(exported_run, 
     assert "Compile this folder with -DTF_LITE_STATIC_MEMORY" in result.stderr
 
 
-def test_activation_table_kernels_give_tflm_bytes_for_every_input(exported_run, trees, tools,
-                                                                   tmp_path):
-    """The folder's int8 LOGISTIC/TANH table kernels against TFLM's own kernels: all 256 inputs
-    at 550 input quantizations each; SOFTMAX on 366 sets of random score rows; a table with one
-    wrong entry must be caught."""
-    folder = write_run_firmware(exported_run, tmp_path / "fw").path
-    ops = (folder / "model_ops.h").read_text()
-    assert "AddLogistic(kws::Register_LOGISTIC_INT8_TABLE())" in ops
-    assert "AddTanh(kws::Register_TANH_INT8_TABLE())" in ops
-    assert "AddSoftmax(kws::Register_SOFTMAX_INT8_TABLE())" in ops
-
-    def check(folder: Path, build: str) -> subprocess.CompletedProcess:
-        exe = build_app(folder, trees["host"], tmp_path / build, "host", app=TABLES_CHECK)
-        return subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
-
-    result = check(folder, "build")
-    assert result.returncode == 0, result.stdout[-2000:]
-    assert "cases 1100 values 281600 mismatches 0" in result.stdout
-    assert "softmax cases 366 values 91500 mismatches 0" in result.stdout
-
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    for f in folder.iterdir():
-        (broken / f.name).write_bytes(f.read_bytes())
-    source = broken / "kws_activation_tables.cc"
-    text = source.read_text()
-    fill = "      static_cast<Table*>(node->user_data)->values);\n  return kTfLiteOk;"
-    assert text.count(fill) == 2
-    text = text.replace(fill, fill.replace(
-        "  return", "  static_cast<Table*>(node->user_data)->values[200] ^= 1;\n  return"), 1)
-    exp = "FixedPointScaledDiff::FromRaw(rescaled)).raw();"
-    assert text.count(exp) == 1
-    source.write_text(text.replace(exp, exp.replace(".raw();", ".raw() + (d == 5) * (1 << 28);")))
-    result = check(broken, "build-broken")
-    assert result.returncode == 1
-    assert "cases 1100 values 281600 mismatches 0" not in result.stdout
-    assert re.search(r"softmax cases 366 values 91500 mismatches [1-9]", result.stdout)
-
-
-@pytest.mark.parametrize("app, source, expected, mutation", [
+# The folder's own kernels, each checked against TFLM's on the host (TFLM's reference kernels,
+# the kernels' portable code) and on the Cortex-M4 (CMSIS-NN's where it has one, the DSP code):
+# check program -> (its kernel source, summary lines that must appear, a one-term mutation that
+# the check must catch).
+KERNEL_CHECKS = {
+    # LOGISTIC/TANH: all 256 inputs at 550 input quantizations each; SOFTMAX: 366 sets of
+    # random score rows; mutations: one wrong LOGISTIC entry, one wrong SOFTMAX exp.
+    TABLES_CHECK: ("kws_activation_tables.cc",
+                   (r"cases 1100 values 281600 mismatches 0",
+                    r"softmax cases 366 values 91500 mismatches 0"),
+                   [("      static_cast<Table*>(node->user_data)->values);\n  return kTfLiteOk;",
+                     "      static_cast<Table*>(node->user_data)->values);\n"
+                     "  static_cast<Table*>(node->user_data)->values[200] ^= 1;\n"
+                     "  return kTfLiteOk;"),
+                    ("FixedPointScaledDiff::FromRaw(rescaled)).raw();",
+                     "FixedPointScaledDiff::FromRaw(rescaled)).raw() + (d == 5) * (1 << 28);")]),
     # FULLY_CONNECTED: 300 random cases (shapes around the 4-row/4-column blocks and the step
     # models', per-tensor and per-channel weights, bias or none, RELU or none).
-    (FC_CHECK, "kws_fully_connected.cc", r"cases 300 outputs \d+ failed 0",
-     ("  int32_t v = MultiplyByScale(acc, scale) + p.output_zero_point;",
-      "  int32_t v = MultiplyByScale(acc, scale) + p.output_zero_point + (acc & 1);")),
+    FC_CHECK: ("kws_fully_connected.cc", (r"cases 300 outputs \d+ failed 0",),
+               [("  int32_t v = MultiplyByScale(acc, scale) + p.output_zero_point;",
+                 "  int32_t v = MultiplyByScale(acc, scale) + p.output_zero_point + (acc & 1);")]),
     # ADD/SUB/MUL: 200 random cases each (sizes 1-320, scales, zero points, RELU or none).
-    (ELEMENTWISE_CHECK, "kws_elementwise.cc", r"cases 600 outputs \d+ failed 0",
-     ("a_offset,\n                                                    d.input1);",
-      "a_offset,\n                                                    d.input2);")),
-])
-def test_arithmetic_kernels_give_tflm_bytes_on_host_and_cortex_m4(app, source, expected, mutation,
-                                                                  exported_run, trees, tools,
-                                                                  tmp_path):
-    """The folder's int8 FULLY_CONNECTED and ADD/SUB/MUL kernels against TFLM's own: the
-    reference kernels on the host (the portable code), CMSIS-NN's where it has one on the
-    Cortex-M4 (the DSP code); a kernel with one wrong term must be caught on both."""
-    folder = write_run_firmware(exported_run, tmp_path / "fw").path
-    assert source in {f.name for f in folder.iterdir()}
+    ELEMENTWISE_CHECK: ("kws_elementwise.cc", (r"cases 600 outputs \d+ failed 0",),
+                        [("a_offset,\n                                                    d.input1);",
+                          "a_offset,\n                                                    d.input2);")]),
+}
 
-    def check(folder: Path, target: str) -> subprocess.CompletedProcess:
-        exe = build_app(folder, trees[target], tmp_path / f"{folder.name}-{target}", target,
+
+def test_folder_kernels_give_tflm_bytes_on_host_and_cortex_m4(exported_run, trees, tools,
+                                                              tmp_path):
+    """Every kernel of the folder's own gives TFLM's kernel's bytes on random and exhaustive
+    cases, on both targets; the same folder with one wrong term per kernel fails every check."""
+    folder = write_run_firmware(exported_run, tmp_path / "fw").path
+    ops = (folder / "model_ops.h").read_text()
+    for registration in ("AddLogistic(kws::Register_LOGISTIC_INT8_TABLE())",
+                         "AddTanh(kws::Register_TANH_INT8_TABLE())",
+                         "AddSoftmax(kws::Register_SOFTMAX_INT8_TABLE())",
+                         "AddFullyConnected(kws::Register_FULLY_CONNECTED_INT8())",
+                         "AddAdd(kws::Register_ADD_INT8())", "AddMul(kws::Register_MUL_INT8())",
+                         "AddSub(kws::Register_SUB_INT8())"):
+        assert registration in ops
+
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+
+    def run(checked: Path, target: str, app: str) -> subprocess.CompletedProcess:
+        # One build folder per target and folder: the apps share its objects.
+        exe = build_app(checked, trees[target], tmp_path / f"{checked.name}-{target}", target,
                         app=app)
         cmd = qemu_command(exe, []) if target == "cortex-m4" else [str(exe)]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    for f in folder.iterdir():
-        (broken / f.name).write_bytes(f.read_bytes())
-    text = (broken / source).read_text()
-    assert text.count(mutation[0]) == 1
-    (broken / source).write_text(text.replace(*mutation))
     for target in ("host", "cortex-m4"):
-        result = check(folder, target)
-        assert result.returncode == 0, result.stdout[-2000:]
-        assert re.search(expected, result.stdout), result.stdout[-500:]
-        result = check(broken, target)
-        assert result.returncode == 1 and "failed 0" not in result.stdout, target
+        for app, (_, expected, _) in KERNEL_CHECKS.items():
+            result = run(folder, target, app)
+            assert result.returncode == 0, (target, app, result.stdout[-2000:])
+            for line in expected:
+                assert re.search(line, result.stdout), (target, app, line)
+        # The broken folder starts from these objects: make recompiles the mutated files only.
+        shutil.copytree(tmp_path / f"{folder.name}-{target}", tmp_path / f"broken-{target}")
+    for source, _, mutations in KERNEL_CHECKS.values():
+        text = (broken / source).read_text()
+        for old, new in mutations:  # the first occurrence
+            assert old in text, old
+            text = text.replace(old, new, 1)
+        (broken / source).write_text(text)
+    for target in ("host", "cortex-m4"):
+        for app, (_, expected, _) in KERNEL_CHECKS.items():
+            result = run(broken, target, app)
+            assert result.returncode == 1, (target, app, result.stdout[-500:])
+            assert not any(re.search(line, result.stdout) for line in expected), (target, app)
