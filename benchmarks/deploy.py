@@ -95,9 +95,13 @@ def suite_deploy(out: Path, quick: bool, data: DataChoice, seeds: int | None,
         row = deploy_row(run, repeats)
         if trees is not None:
             progress(f"deploy {model}: firmware on the Cortex-M4 (QEMU)")
-            # Tests (tiny mode) skip the reference kernels: one TFLM build less on a new machine.
-            kernels = ("cmsis_nn",) if tiny_mode(quick) else tuple(device_cost.KERNELS)
-            m4 = device_cost.device_cost(run.path, wav, trees, kernels)
+            # Tests (tiny mode) skip the reference kernels (one TFLM build less on a new
+            # machine) and the activation-tables-only row.
+            tiny = tiny_mode(quick)
+            kernels = ("cmsis_nn",) if tiny else tuple(device_cost.KERNELS)
+            variants = tuple(v for v in device_cost.CMSIS_NN_VARIANTS
+                             if not tiny or v[0] == "cmsis_nn_tflm_kernels")
+            m4 = device_cost.device_cost(run.path, wav, trees, kernels, variants)
             device += [{"model": model, "kernels": k, **v} for k, v in m4.items()
                        if isinstance(v, dict)]
         print(json.dumps(row), flush=True)

@@ -66,8 +66,12 @@ def speech_wav(clips_dir: Path, seconds: int, path: Path) -> Path:
 
 
 def device_cost(run_dir: Path, wav: Path, trees: Path,
-                kernels: tuple[str, ...] = tuple(KERNELS)) -> dict[str, Any]:
-    """The Cortex-M4 figures of one exported run (see the module docstring), per kernel set."""
+                kernels: tuple[str, ...] = tuple(KERNELS),
+                variants: tuple[tuple[str, str, tuple[str, ...]], ...] = CMSIS_NN_VARIANTS,
+                ) -> dict[str, Any]:
+    """The Cortex-M4 figures of one exported run (see the module docstring), per kernel set
+    and per row of ``variants`` (:data:`CMSIS_NN_VARIANTS`, measured when ``kernels`` has
+    CMSIS-NN)."""
     from firmware_export.device.build import HARNESS, PROBE, build_app, cmsis_dsp_sources
     from firmware_export.device.run import run_harness, run_probe
     from firmware_export.pipeline import write_run_firmware
@@ -76,12 +80,12 @@ def device_cost(run_dir: Path, wav: Path, trees: Path,
     loaded = load_export(run_dir)
     cmsis = cmsis_dsp_sources() if loaded.frontend.kind != "microfrontend" else None
     row: dict[str, Any] = {}
-    variants = [(k, k, tuple(FOLDER_KERNELS)) for k in kernels]
+    rows = [(k, k, tuple(FOLDER_KERNELS)) for k in kernels]
     if "cmsis_nn" in kernels:
-        variants += CMSIS_NN_VARIANTS
+        rows += variants
     folders: dict[tuple[str, ...], Path] = {}
     with tempfile.TemporaryDirectory(prefix="device_cost_") as tmp:
-        for name, kernel_set, own in variants:
+        for name, kernel_set, own in rows:
             if own not in folders:
                 folders[own] = write_run_firmware(run_dir, Path(tmp) / f"fw-{len(folders)}",
                                                   tflm_tree=trees / KERNELS["cmsis_nn"],
