@@ -56,9 +56,7 @@ inline int32_t Smlad(uint32_t a, uint32_t b, int32_t acc) {
   __asm__("smlad %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
   return r;
 }
-#endif
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 // The input with its offset added, as int16 pairs for SMLAD: for each group of four values the
 // word (x0, x2) then the word (x1, x3), the lanes SXTB16 gives a group of four weights. Done
 // once per Invoke, so the row loop loads each pair with no extension (x + offset fits int16:
@@ -72,9 +70,7 @@ void ExtendInput(const int8_t* x, int groups, int32_t input_offset, uint32_t* pa
     pairs[2 * g + 1] = Sxtab16Ror8(offset_pair, v);
   }
 }
-#endif
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 // One group of four columns for four rows: LDRD of the pairs, then per row one LDR of four
 // weights, two SXTB16, two SMLAD. Rows 1 and 2 are addressed from row 0 by the row stride
 // (row 0 advances last), rows 0 and 3 advance by four.
@@ -172,8 +168,6 @@ inline void DotRows(const int8_t* x, const uint32_t* pairs, const int8_t* w, int
   }
 }
 
-// TFLM's requantization of one output (reference_integer_ops::FullyConnected):
-// MultiplyByQuantizedMultiplier (kws_requantize.h), then the zero point and the clamp.
 // The operator's parameters as values: the output stores (int8) may alias any memory, so
 // fields read through a pointer would be reloaded after every output.
 struct Params {
@@ -183,6 +177,8 @@ struct Params {
   const int32_t* channel_shifts;
 };
 
+// TFLM's requantization of one output (reference_integer_ops::FullyConnected):
+// MultiplyByQuantizedMultiplier (kws_requantize.h), then the zero point and the clamp.
 inline int8_t Requantize(int32_t acc, const Scale& scale, const Params& p) {
   int32_t v = MultiplyByScale(acc, scale) + p.output_zero_point;
   v = std::max(v, p.activation_min);
