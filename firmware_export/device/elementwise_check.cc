@@ -3,10 +3,10 @@
 // Cortex-M4) over random values, sizes and quantizations, with and without RELU. Built with the
 // folder's Makefile (APP_SRCS) and run by the tests; prints one line per failing case and a
 // summary, exits 1 on any mismatch.
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 
+#include "check_random.h"
 #include "kws_elementwise.h"
 #include "tensorflow/lite/c/builtin_op_data.h"
 #include "tensorflow/lite/micro/kernels/kernel_runner.h"
@@ -17,17 +17,7 @@ namespace {
 
 constexpr int kMaxSize = 320;
 
-// A fixed-seed generator: the same cases on every build and target.
-uint32_t state = 2024u;
-uint32_t Next() {
-  state = state * 1664525u + 1013904223u;
-  return state >> 8;
-}
-int Uniform(int lo, int hi) { return lo + static_cast<int>(Next() % (hi - lo + 1)); }
-float LogUniform(float lo, float hi) {
-  const float u = static_cast<float>(Next() % 1000000) / 1000000.0f;
-  return lo * std::pow(hi / lo, u);
-}
+kws_check::Random rng(2024u);
 
 struct Case {
   int size;
@@ -66,17 +56,17 @@ int main() {
   for (int op = 0; op < 3; ++op) {
     for (int i = 0; i < kCasesPerOp; ++i) {
       Case c;
-      c.size = i < 8 ? i + 1 : Uniform(1, kMaxSize);
+      c.size = i < 8 ? i + 1 : rng.Uniform(1, kMaxSize);
       for (int t = 0; t < 3; ++t) {
-        c.scales[t] = LogUniform(1e-3f, 0.5f);
-        c.zero_points[t] = Uniform(-128, 127);
+        c.scales[t] = rng.LogUniform(1e-3f, 0.5f);
+        c.zero_points[t] = rng.Uniform(-128, 127);
       }
       // Inputs of one scale (a cell's gate products often share it) every few cases.
       if (i % 5 == 0) c.scales[1] = c.scales[0];
-      c.relu = Next() % 4 == 0;
+      c.relu = rng.Next() % 4 == 0;
       for (int k = 0; k < c.size; ++k) {
-        in1[k] = static_cast<int8_t>(Uniform(-128, 127));
-        in2[k] = static_cast<int8_t>(Uniform(-128, 127));
+        in1[k] = static_cast<int8_t>(rng.Uniform(-128, 127));
+        in2[k] = static_cast<int8_t>(rng.Uniform(-128, 127));
       }
       const TfLiteFusedActivation activation = c.relu ? kTfLiteActRelu : kTfLiteActNone;
       TfLiteAddParams add_params = {};

@@ -5,10 +5,10 @@
 // per-tensor and per-channel weights, with and without bias, no activation and RELU. Built with
 // the folder's Makefile (APP_SRCS) and run by the tests; prints one line per failing case and a
 // summary, exits 1 on any mismatch.
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 
+#include "check_random.h"
 #include "kws_fully_connected.h"
 #include "tensorflow/lite/c/builtin_op_data.h"
 #include "tensorflow/lite/micro/kernels/kernel_runner.h"
@@ -21,17 +21,7 @@ constexpr int kMaxRows = 320;
 constexpr int kMaxCols = 160;
 constexpr int kMaxBatches = 2;
 
-// A fixed-seed generator: the same cases on every build and target.
-uint32_t state = 12345u;
-uint32_t Next() {
-  state = state * 1664525u + 1013904223u;
-  return state >> 8;
-}
-int Uniform(int lo, int hi) { return lo + static_cast<int>(Next() % (hi - lo + 1)); }
-float LogUniform(float lo, float hi) {
-  const float u = static_cast<float>(Next() % 1000000) / 1000000.0f;
-  return lo * std::pow(hi / lo, u);
-}
+kws_check::Random rng(12345u);
 
 struct Case {
   int rows, cols, batches;
@@ -103,24 +93,24 @@ int main() {
   static int8_t want[kMaxBatches * kMaxRows], got[kMaxBatches * kMaxRows];
   for (int i = 0; i < kCases; ++i) {
     Case c;
-    c.rows = rows_choices[Next() % (sizeof(rows_choices) / sizeof(int))];
-    c.cols = cols_choices[Next() % (sizeof(cols_choices) / sizeof(int))];
-    c.batches = Uniform(1, kMaxBatches);
+    c.rows = rows_choices[rng.Next() % (sizeof(rows_choices) / sizeof(int))];
+    c.cols = cols_choices[rng.Next() % (sizeof(cols_choices) / sizeof(int))];
+    c.batches = rng.Uniform(1, kMaxBatches);
     // One channel is per-tensor quantization to TFLM (it then checks the bias scale).
-    c.per_channel = Next() % 2 && c.rows > 1;
-    c.has_bias = Next() % 4 != 0;
-    c.relu = Next() % 4 == 0;
-    c.input_scale = LogUniform(1e-3f, 1.0f);
-    c.output_scale = LogUniform(1e-3f, 1.0f);
+    c.per_channel = rng.Next() % 2 && c.rows > 1;
+    c.has_bias = rng.Next() % 4 != 0;
+    c.relu = rng.Next() % 4 == 0;
+    c.input_scale = rng.LogUniform(1e-3f, 1.0f);
+    c.output_scale = rng.LogUniform(1e-3f, 1.0f);
     // The extremes of the zero points every few cases: -128 makes the input offset +128.
-    c.input_zero_point = i % 7 == 0 ? -128 : i % 7 == 1 ? 127 : Uniform(-128, 127);
-    c.output_zero_point = Uniform(-128, 127);
-    const float weight_scale = LogUniform(1e-3f, 0.1f);
-    for (int k = 0; k < c.batches * c.cols; ++k) input[k] = static_cast<int8_t>(Uniform(-128, 127));
-    for (int k = 0; k < c.rows * c.cols; ++k) weights[k] = static_cast<int8_t>(Uniform(-127, 127));
+    c.input_zero_point = i % 7 == 0 ? -128 : i % 7 == 1 ? 127 : rng.Uniform(-128, 127);
+    c.output_zero_point = rng.Uniform(-128, 127);
+    const float weight_scale = rng.LogUniform(1e-3f, 0.1f);
+    for (int k = 0; k < c.batches * c.cols; ++k) input[k] = static_cast<int8_t>(rng.Uniform(-128, 127));
+    for (int k = 0; k < c.rows * c.cols; ++k) weights[k] = static_cast<int8_t>(rng.Uniform(-127, 127));
     for (int k = 0; k < c.rows; ++k) {
-      bias[k] = Uniform(-40000, 40000);
-      channel_scales[k + 1] = weight_scale * LogUniform(0.25f, 4.0f);
+      bias[k] = rng.Uniform(-40000, 40000);
+      channel_scales[k + 1] = weight_scale * rng.LogUniform(0.25f, 4.0f);
       channel_zero_points[k + 1] = 0;
     }
     const bool tflm_ok = Run(tflite::Register_FULLY_CONNECTED(), c, weight_scale, want);
