@@ -225,8 +225,8 @@ KERNEL_CHECKS = {
                  "  int32_t v = MultiplyByScale(acc, scale) + p.output_zero_point + (acc & 1);")]),
     # ADD/SUB/MUL: 200 random cases each (sizes 1-320, scales, zero points, RELU or none).
     ELEMENTWISE_CHECK: ("kws_elementwise.cc", (r"cases 600 outputs \d+ failed 0",),
-                        [("a_offset,\n                                                    d.input1);",
-                          "a_offset,\n                                                    d.input2);")]),
+                        [("a_offset,\n                                                        d.input1);",
+                          "a_offset,\n                                                        d.input2);")]),
 }
 
 

@@ -22,11 +22,15 @@ namespace {
 
 enum class Op { kAdd, kSub, kMul };
 
+// TFLM's headroom shift of int8 ADD/SUB inputs (CalculateOpDataAdd/Sub: 20 for int8).
+constexpr int kAddSubLeftShift = 20;
+// The largest MUL output left shift for which the doubled, shifted product fits an int32.
+constexpr int kMaxMulLeftShift = 14;
+
 // TFLM's parameters of the op, prepared (the names of its ArithmeticParams).
 struct OpData {
   int32_t input1_offset, input2_offset, output_offset;
   int32_t activation_min, activation_max;
-  int left_shift;            // ADD/SUB: the inputs' headroom shift
   Scale input1, input2;      // ADD/SUB: each input to the common scale
   Scale output;
 };
@@ -43,7 +47,6 @@ void FromAddOrSub(const TflmData& d, OpData* data) {
   data->output_offset = d.output_offset;
   data->activation_min = d.output_activation_min;
   data->activation_max = d.output_activation_max;
-  data->left_shift = d.left_shift;
   data->input1 = MakeScale(d.input1_multiplier, d.input1_shift);
   data->input2 = MakeScale(d.input2_multiplier, d.input2_shift);
   data->output = MakeScale(d.output_multiplier, d.output_shift);
@@ -66,6 +69,7 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
                          tflite::HaveSameShapes(input1, input2) &&
                          tflite::HaveSameShapes(input1, output);
   TfLiteStatus status = kTfLiteError;
+  int left_shift = kAddSubLeftShift;
   if (!supported) {
     MicroPrintf("ADD/SUB/MUL kernel: int8 tensors of one shape only; register TFLM's own "
                 "kernel for this model");
@@ -74,11 +78,13 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
     status = tflite::CalculateOpDataAdd(
         context, static_cast<TfLiteAddParams*>(node->builtin_data), input1, input2, output, &d);
     FromAddOrSub(d, data);
+    left_shift = d.left_shift;
   } else if (kOp == Op::kSub) {
     tflite::OpDataSub d;
     status = tflite::CalculateOpDataSub(
         context, static_cast<TfLiteSubParams*>(node->builtin_data), input1, input2, output, &d);
     FromAddOrSub(d, data);
+    left_shift = d.left_shift;
   } else {
     tflite::OpDataMul d;
     status = tflite::CalculateOpDataMul(context, node,
@@ -89,13 +95,48 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
     data->output_offset = d.output_zero_point;
     data->activation_min = d.output_activation_min;
     data->activation_max = d.output_activation_max;
-    data->left_shift = 0;
     data->output = MakeScale(d.output_multiplier, d.output_shift);
+  }
+  // The bounds of Eval's requantization (MultiplyByScaleOfBounded).
+  if (status == kTfLiteOk &&
+      (left_shift != kAddSubLeftShift || data->output.left_shift > kMaxMulLeftShift)) {
+    MicroPrintf("ADD/SUB/MUL kernel: headroom shift %d (wants %d) or MUL output scale below "
+                "2^-%d of the inputs' product; register TFLM's own kernel for this model",
+                left_shift, kAddSubLeftShift, kMaxMulLeftShift);
+    status = kTfLiteError;
   }
   micro_context->DeallocateTempTfLiteTensor(input1);
   micro_context->DeallocateTempTfLiteTensor(input2);
   micro_context->DeallocateTempTfLiteTensor(output);
   return status;
+}
+
+// The element-wise loop. Every requantization takes its value doubled and shifted left
+// (MultiplyByScaleOfBounded), which fits an int32: ADD/SUB |x + offset| <= 255, so
+// (x + offset) * 2^21 < 2^29, each input at the common scale (multiplier < 1) < 2^28, their sum
+// doubled < 2^30; MUL |(x1 + offset1) * (x2 + offset2)| <= 255^2 < 2^16, shifted by at most 15
+// (Prepare).
+template <Op kOp, bool kFullRange>
+void Compute(const OpData d, const int8_t* a, const int8_t* b, int size, int8_t* y) {
+  constexpr int32_t kDoubledHeadroom = 1 << (kAddSubLeftShift + 1);
+  const int32_t a_offset = d.input1_offset * kDoubledHeadroom;
+  const int32_t b_offset = d.input2_offset * kDoubledHeadroom;
+  const int32_t product_shift = 1 << (d.output.left_shift + 1);
+  for (int i = 0; i < size; ++i) {
+    int32_t v;
+    if (kOp == Op::kMul) {
+      const int32_t product = (d.input1_offset + a[i]) * (d.input2_offset + b[i]);
+      v = MultiplyByScaleOfBounded(product * product_shift, d.output);
+    } else {
+      const int32_t a_scaled = MultiplyByScaleOfBounded(a[i] * kDoubledHeadroom + a_offset,
+                                                        d.input1);
+      const int32_t b_scaled = MultiplyByScaleOfBounded(b[i] * kDoubledHeadroom + b_offset,
+                                                        d.input2);
+      v = MultiplyByScaleOfBounded(2 * (kOp == Op::kAdd ? a_scaled + b_scaled
+                                                        : a_scaled - b_scaled), d.output);
+    }
+    y[i] = ClampToInt8<kFullRange>(v + d.output_offset, d.activation_min, d.activation_max);
+  }
 }
 
 template <Op kOp>
@@ -110,24 +151,10 @@ TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
   const int8_t* a = tflite::micro::GetTensorData<int8_t>(input1);
   const int8_t* b = tflite::micro::GetTensorData<int8_t>(input2);
   int8_t* y = tflite::micro::GetTensorData<int8_t>(output);
-  // ADD/SUB: (x + offset) * 2^left_shift as x * 2^left_shift + offset * 2^left_shift; their
-  // three scales come from QuantizeMultiplierSmallerThanOneExp (shift <= 0).
-  const int32_t a_offset = d.input1_offset * (1 << d.left_shift);
-  const int32_t b_offset = d.input2_offset * (1 << d.left_shift);
-  for (int i = 0; i < size; ++i) {
-    int32_t v;
-    if (kOp == Op::kMul) {
-      v = MultiplyByScale((d.input1_offset + a[i]) * (d.input2_offset + b[i]), d.output);
-    } else {
-      const int32_t a_scaled = MultiplyBySmallScale(a[i] * (1 << d.left_shift) + a_offset,
-                                                    d.input1);
-      const int32_t b_scaled = MultiplyBySmallScale(b[i] * (1 << d.left_shift) + b_offset,
-                                                    d.input2);
-      v = MultiplyBySmallScale(kOp == Op::kAdd ? a_scaled + b_scaled : a_scaled - b_scaled,
-                               d.output);
-    }
-    v = std::max(v + d.output_offset, d.activation_min);
-    y[i] = static_cast<int8_t>(std::min(v, d.activation_max));
+  if (d.activation_min == -128 && d.activation_max == 127) {
+    Compute<kOp, true>(d, a, b, size, y);
+  } else {
+    Compute<kOp, false>(d, a, b, size, y);
   }
   return kTfLiteOk;
 }

@@ -9,10 +9,15 @@
 //   the nudge and the truncation's 2^31 - 1 add up to 2^30. gemmlowp saturates only
 //   x = m = INT32_MIN, and TFLM's multipliers are >= 0;
 // - the rounding division by 2^e as gemmlowp writes it, with its mask precomputed.
+// Where the operator's value range bounds x (x * 2^(left_shift + 1) fits an int32: the
+// element-wise ops), the same two steps take five instructions: the doubled high half is the rounding high
+// multiply (2x * m + 2^31) >> 32 (SMMULR on the M4), and the division, which rounds half away
+// from zero, is (y + 2^(e-1) - (y < 0)) >> e for e > 0 (y itself for e = 0).
 // The kernels' checks (firmware_export/device/*_check.cc) compare their outputs with TFLM's.
 #ifndef GHOST_KWS_REQUANTIZE_H_
 #define GHOST_KWS_REQUANTIZE_H_
 
+#include <algorithm>
 #include <cstdint>
 
 #include "tensorflow/lite/kernels/internal/common.h"
@@ -23,15 +28,19 @@ namespace kws {
 struct Scale {
   int32_t multiplier;
   int left_shift, right_shift;
-  int32_t mask;  // 2^right_shift - 1
-  int32_t half;  // mask / 2
+  int32_t mask;      // 2^right_shift - 1
+  int32_t half;      // mask / 2
+  int32_t round;     // 2^(right_shift - 1), 0 for no shift
+  int32_t negative;  // -1 if right_shift > 0, else 0: a negative value's tie rounds down
 };
 
 // `shift` as TFLM stores it: > 0 shifts left, < 0 right.
 inline Scale MakeScale(int32_t multiplier, int shift) {
   const int right_shift = shift > 0 ? 0 : -shift;
   const int32_t mask = static_cast<int32_t>((1ll << right_shift) - 1);
-  return {multiplier, shift > 0 ? shift : 0, right_shift, mask, mask >> 1};
+  return {multiplier, shift > 0 ? shift : 0, right_shift, mask, mask >> 1,
+          right_shift > 0 ? static_cast<int32_t>(1ll << (right_shift - 1)) : 0,
+          right_shift > 0 ? -1 : 0};
 }
 
 // tflite::MultiplyByQuantizedMultiplier(x, multiplier, shift) for a Scale whose shift is
@@ -50,6 +59,38 @@ inline int32_t MultiplyBySmallScale(int32_t x, const Scale& s) {
 // tflite::MultiplyByQuantizedMultiplier(x, multiplier, shift), bit for bit.
 inline int32_t MultiplyByScale(int32_t x, const Scale& s) {
   return MultiplyBySmallScale(x * (1 << s.left_shift), s);
+}
+
+// tflite::MultiplyByQuantizedMultiplier(x, multiplier, shift), bit for bit, given
+// `twice_shifted` = x * 2^(left_shift + 1), which must fit an int32 (the caller proves it from its
+// operator's value range; then |high| < 2^30 and adding `round` cannot overflow).
+inline int32_t MultiplyByScaleOfBounded(int32_t twice_shifted, const Scale& s) {
+#if TFLITE_SINGLE_ROUNDING
+  return MultiplyByScale(twice_shifted >> (s.left_shift + 1), s);
+#else
+  int32_t high;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(twice_shifted), "r"(s.multiplier));
+#else
+  high = static_cast<int32_t>((static_cast<int64_t>(twice_shifted) * s.multiplier +
+                               (1ll << 31)) >> 32);
+#endif
+  return (high + s.round + ((high >> 31) & s.negative)) >> s.right_shift;
+#endif
+}
+
+// An int8 output clamped to [lo, hi], the fused activation's range; where that is all of int8
+// (no activation), one SSAT on the M4.
+template <bool kFullRange>
+inline int8_t ClampToInt8(int32_t v, int32_t lo, int32_t hi) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  if (kFullRange) {
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+    return static_cast<int8_t>(r);
+  }
+#endif
+  return static_cast<int8_t>(std::min(std::max(v, lo), hi));
 }
 
 }  // namespace kws
