@@ -114,8 +114,9 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
 // The element-wise loop. Every requantization takes its value doubled and shifted left
 // (MultiplyByScaleOfBounded), which fits an int32: ADD/SUB |x + offset| <= 255, so
 // (x + offset) * 2^21 < 2^29, each input at the common scale (multiplier < 1) < 2^28, their sum
-// doubled < 2^30; MUL |(x1 + offset1) * (x2 + offset2)| <= 255^2 < 2^16, shifted by at most 15
-// (Prepare).
+// doubled < 2^30 (ADD/SUB scales have no left shift: TFLM makes all three with
+// QuantizeMultiplierSmallerThanOneExp); MUL |(x1 + offset1) * (x2 + offset2)| <= 255^2 < 2^16,
+// shifted by at most 15 (Prepare).
 template <Op kOp, bool kFullRange>
 void Compute(const OpData d, const int8_t* a, const int8_t* b, int size, int8_t* y) {
   constexpr int32_t kDoubledHeadroom = 1 << (kAddSubLeftShift + 1);

@@ -10,9 +10,9 @@
 //   x = m = INT32_MIN, and TFLM's multipliers are >= 0;
 // - the rounding division by 2^e as gemmlowp writes it, with its mask precomputed.
 // Where the operator's value range bounds x (x * 2^(left_shift + 1) fits an int32: the
-// element-wise ops), the same two steps take five instructions: the doubled high half is the rounding high
-// multiply (2x * m + 2^31) >> 32 (SMMULR on the M4), and the division, which rounds half away
-// from zero, is (y + 2^(e-1) - (y < 0)) >> e for e > 0 (y itself for e = 0).
+// element-wise ops), the same two steps take five instructions: the doubled high half is the
+// rounding high multiply (2x * m + 2^31) >> 32 (SMMULR on the M4), and the division, which
+// rounds half away from zero, is (y + 2^(e-1) - (y < 0)) >> e for e > 0 (y itself for e = 0).
 // The kernels' checks (firmware_export/device/*_check.cc) compare their outputs with TFLM's.
 #ifndef GHOST_KWS_REQUANTIZE_H_
 #define GHOST_KWS_REQUANTIZE_H_
@@ -62,8 +62,8 @@ inline int32_t MultiplyByScale(int32_t x, const Scale& s) {
 }
 
 // tflite::MultiplyByQuantizedMultiplier(x, multiplier, shift), bit for bit, given
-// `twice_shifted` = x * 2^(left_shift + 1), which must fit an int32 (the caller proves it from its
-// operator's value range; then |high| < 2^30 and adding `round` cannot overflow).
+// `twice_shifted` = x * 2^(left_shift + 1), which must fit an int32 (the caller proves it from
+// its operator's value range; then |high| < 2^30 and adding `round` cannot overflow).
 inline int32_t MultiplyByScaleOfBounded(int32_t twice_shifted, const Scale& s) {
 #if TFLITE_SINGLE_ROUNDING
   return MultiplyByScale(twice_shifted >> (s.left_shift + 1), s);
