@@ -1,8 +1,10 @@
 """The ``recipe`` suite: what each change of the real-data training recipe buys (issue 14).
 
 An ablation, each row adding one change to the row before: ``baseline`` (mini_speech_commands +
-the speaker split of test12_dev, Hello Edge's augmentation, the benchmarks' piecewise rates),
-``+extra`` (speech_commands_extra's clips and real background noise), ``+balance``
+the speaker split of test12_dev, Hello Edge's augmentation, the benchmarks' piecewise rates, the
+front end's features as they come), ``+norm`` (features normalized to mean 0 and standard
+deviation 1 over the training clips, the default since), ``+extra`` (speech_commands_extra's
+clips and real background noise), ``+balance``
 (class-balanced sampling), ``+specaug`` (time and frequency masks), ``+ls_cosine`` (label
 smoothing 0.1, 1-epoch warmup and cosine decay), ``+wd`` (AdamW weight decay). One row branches
 off ``+extra`` instead: ``+distill``, the ``+extra`` recipe with knowledge distillation from a
@@ -52,7 +54,8 @@ class Row:
 
 #: The rows, each the one before plus one change.
 ROWS = [
-    Row("baseline", False),
+    Row("baseline", False, {"normalize_features": False}),
+    Row("+norm", False),
     Row("+extra", True),
     Row("+balance", True, {"balance_classes": True}),
     Row("+specaug", True, {"balance_classes": True, **SPEC_AUGMENT}),
@@ -82,15 +85,24 @@ class _ReferenceTest:
     """The test split every row is scored on (the baseline's), computed once."""
 
     def __init__(self, config: Any) -> None:
-        from ghost_keras import data as kws_data
-        from ghost_keras.features import make_frontend
-        from ghost_keras.training import frontend_config, load_index
+        from ghost_keras.training import load_index
 
-        index = load_index(config)
-        sets = kws_data.make_datasets(index, make_frontend(frontend_config(config.frontend)),
-                                      256, seed=config.seed, cache_dir=config.cache_dir)
-        self.labels = list(index.labels)
-        self.x, self.y = sets.as_numpy("test")
+        self.config = config
+        self.index = load_index(config)
+        self.labels = list(self.index.labels)
+        self._features: dict[str, Any] = {}  # per front end (runs normalize their own way)
+
+    def _test_split(self, frontend: dict[str, Any]) -> tuple[Any, Any]:
+        from ghost_keras import data as kws_data
+        from ghost_keras.features import FrontendConfig, make_frontend
+
+        key = json.dumps(frontend, sort_keys=True)
+        if key not in self._features:
+            sets = kws_data.make_datasets(
+                self.index, make_frontend(FrontendConfig.from_dict(frontend)), 256,
+                seed=self.config.seed, cache_dir=self.config.cache_dir)
+            self._features[key] = sets.as_numpy("test")
+        return self._features[key]
 
     def score(self, run_dir: Path) -> dict[str, Any]:
         import numpy as np
@@ -101,13 +113,14 @@ class _ReferenceTest:
         if list(run_config["labels"]) != self.labels:
             raise ValueError(f"{run_dir}: labels {run_config['labels']} differ from the "
                              f"reference test split's {self.labels}")
-        pred = np.argmax(model.predict(self.x, batch_size=256, verbose=0), axis=-1)
+        x, y = self._test_split(run_config["frontend"])
+        pred = np.argmax(model.predict(x, batch_size=256, verbose=0), axis=-1)
 
         def recall(label: str) -> float:
-            mask = self.y == self.labels.index(label)
-            return float(np.mean(pred[mask] == self.y[mask]))
+            mask = y == self.labels.index(label)
+            return float(np.mean(pred[mask] == y[mask]))
 
-        return {"test_acc": float(np.mean(pred == self.y)), "test_clips": int(len(self.y)),
+        return {"test_acc": float(np.mean(pred == y)), "test_clips": int(len(y)),
                 "unknown_recall": recall("_unknown_"), "silence_recall": recall("_silence_"),
                 "on_recall": recall("on"), "off_recall": recall("off")}
 

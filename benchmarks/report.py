@@ -99,6 +99,8 @@ DESCRIPTIONS = {
         "kernels for `tflm_int8`, Keras for the float runs: relative figures)."),
     "recipe": (
         "GRU-S and GhostGRU-S r2 (float, seed 0), each row the row before plus one change: "
+        "`+norm` features normalized to mean 0 and standard deviation 1 over the training clips "
+        "(the default since; `baseline` trains on them as the front end gives them), "
         "`+extra` speech_commands_extra's clips and real background noise, `+balance` "
         "class-balanced sampling, `+specaug` time and frequency masks, `+ls_cosine` label "
         "smoothing 0.1 with 1-epoch warmup and cosine decay, `+wd` AdamW weight decay. Every "

@@ -33,7 +33,8 @@ class FeatureQuantizer:
         mult: float32 ``input_scale / s`` (``KWS_FEATURE_QUANT_MULT``).
         offset: float32 ``input_offset / s`` (``KWS_FEATURE_QUANT_OFFSET``).
         zero_point: the feature tensor's zero point.
-        input_scale: model feature = raw front-end output * input_scale.
+        input_scale: model feature = raw front-end output * input_scale + input_offset.
+        input_offset: see ``input_scale``.
         integer_raw: the front end outputs integers (microfrontend uint16, MFCC q15), so float
             features are first turned back into those integers.
 
@@ -47,6 +48,7 @@ class FeatureQuantizer:
     offset: float
     zero_point: int
     input_scale: float
+    input_offset: float = 0.0
     integer_raw: bool = True
 
     @classmethod
@@ -56,7 +58,8 @@ class FeatureQuantizer:
             raise ValueError(f"scales must be positive (tensor {scale}, input {input_scale})")
         return cls(mult=float(np.float32(input_scale / scale)),
                    offset=float(np.float32(input_offset / scale)), zero_point=int(zero_point),
-                   input_scale=float(input_scale), integer_raw=integer_raw)
+                   input_scale=float(input_scale), input_offset=float(input_offset),
+                   integer_raw=integer_raw)
 
     @classmethod
     def for_model(cls, tensor: "TensorInfo",
@@ -67,7 +70,7 @@ class FeatureQuantizer:
             return cls.for_tensor(tensor.scale, tensor.zero_point, integer_raw=False)
         integer = np.issubdtype(np.dtype(frontend.raw_dtype), np.integer)
         return cls.for_tensor(tensor.scale, tensor.zero_point, frontend.input_scale,
-                              integer_raw=integer)
+                              frontend.input_offset, integer_raw=integer)
 
     def quantize_raw(self, raw: np.ndarray) -> np.ndarray:
         """Front-end outputs (any shape) -> int8, exactly as ``kws::QuantizeFeature``."""
@@ -76,14 +79,13 @@ class FeatureQuantizer:
         return np.clip(q, -128, 127).astype(np.int8)
 
     def raw_from_features(self, features: np.ndarray) -> np.ndarray:
-        """Model features (``raw * input_scale``) -> the front end's raw outputs. Integer front
-        ends: the nearest integer, which is exact for features the front end computed (a
-        device only ever sees integers)."""
-        features = np.asarray(features)
-        if not self.integer_raw:
-            return features.astype(np.float32)
-        return np.rint(features.astype(np.float64) / self.input_scale)
+        """Model features (``raw * input_scale + input_offset``) -> the front end's raw outputs.
+        Integer front ends: the nearest integer, which is exact for features the front end
+        computed (a device only ever sees integers)."""
+        raw = (np.asarray(features, np.float64) - self.input_offset) / self.input_scale
+        return np.rint(raw) if self.integer_raw else raw.astype(np.float32)
 
     def quantize(self, features: np.ndarray) -> np.ndarray:
-        """Model features (float, ``raw * input_scale``) -> int8 as the device computes it."""
+        """Model features (float, ``raw * input_scale + input_offset``) -> int8 as the device
+        computes it."""
         return self.quantize_raw(self.raw_from_features(features))

@@ -92,9 +92,13 @@ class TrainConfig:
             distillation (:mod:`ghost_keras.distillation`; same labels and front end); None: off.
         distill_alpha: Weight of the teacher's soft targets in the loss, in [0, 1].
         distill_temperature: Softmax temperature of the soft targets.
+        normalize_features: Scale and shift the front end's features so that the clean
+            training clips' features have mean 0 and standard deviation 1 (one pair for all
+            channels, written into the run's front-end config: on device it folds into the int8
+            input quantization). With a teacher, the teacher's features are used.
 
-    Every field added after the first release defaults to the earlier behaviour, so an older
-    ``config.json`` loads and describes the run it made.
+    Every field added after the first release defaults, in an older ``config.json``, to the
+    earlier behaviour, so such a file loads and describes the run it made.
     """
 
     arch: str = "ghost_gru"
@@ -126,6 +130,7 @@ class TrainConfig:
     teacher_run: str | None = None
     distill_alpha: float = 0.5
     distill_temperature: float = 4.0
+    normalize_features: bool = True
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -163,7 +168,8 @@ class TrainConfig:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown TrainConfig keys {sorted(unknown)}; known: {sorted(known)}.")
-        return cls(**values)
+        # Runs from before feature normalization existed trained on the raw scaled features.
+        return cls(**{"normalize_features": False, **values})
 
 
 def frontend_config(name: str) -> FrontendConfig:
@@ -254,13 +260,23 @@ def train(config: TrainConfig, verbose: int = 1) -> RunResult:
 
 def _train_into(run_dir: Path, config: TrainConfig, verbose: int) -> RunResult:
     keras.utils.set_random_seed(config.seed)
-    frontend = make_frontend(frontend_config(config.frontend))
     index = load_index(config, verbose)
+    labels = list(index.labels)
     cache = config.cache_dir or str(run_dir.parent / ".cache" / "features")
+    teacher = None
+    if config.teacher_run:
+        teacher, teacher_frontend = _teacher(config.teacher_run, labels,
+                                             frontend_config(config.frontend))
+        frontend = make_frontend(teacher_frontend)
+    else:
+        frontend = make_frontend(frontend_config(config.frontend))
+        if config.normalize_features:
+            mean, std = kws_data.feature_statistics(index, frontend, seed=config.seed,
+                                                    cache_dir=cache)
+            frontend = make_frontend(frontend.config.normalized(mean, std))
     datasets = kws_data.make_datasets(index, frontend, config.batch_size, seed=config.seed,
                                       cache_dir=cache, spec_augment=config.spec_augment(),
                                       balance_classes=config.balance_classes)
-    labels = list(index.labels)
     input_shape = (frontend.config.num_frames, frontend.config.feature_dim)
     steps = int(tf.data.experimental.cardinality(datasets["train"]).numpy())
 
@@ -270,11 +286,10 @@ def _train_into(run_dir: Path, config: TrainConfig, verbose: int) -> RunResult:
                             ratio=config.ratio, cheap_op=config.cheap_op)
         trainer, checkpoint = model, keras.callbacks.ModelCheckpoint(
             str(best), monitor="val_accuracy", save_best_only=True)
-        if config.teacher_run:
+        if teacher is not None:
             from ghost_keras.distillation import BestStudentCheckpoint, Distiller
 
-            trainer = Distiller(model, _teacher(config.teacher_run, labels, frontend.config),
-                                config.distill_alpha, config.distill_temperature)
+            trainer = Distiller(model, teacher, config.distill_alpha, config.distill_temperature)
             checkpoint = BestStudentCheckpoint(model, str(best), monitor="val_accuracy",
                                                save_best_only=True)
         _compile(trainer, config, _schedule(config, steps))
@@ -311,17 +326,22 @@ def _train_into(run_dir: Path, config: TrainConfig, verbose: int) -> RunResult:
     return RunResult(run_dir, accuracy, profile, timer.mean, history)
 
 
-def _teacher(run_dir: str, labels: list[str], frontend: FrontendConfig) -> keras.Model:
-    """The float model of a teacher run, checked to read the same features and labels."""
+def _teacher(run_dir: str, labels: list[str], frontend: FrontendConfig
+             ) -> tuple[keras.Model, FrontendConfig]:
+    """The float model of a teacher run and its front end, checked to answer the same labels
+    from the same front end (up to the teacher's feature normalization, which the student
+    then trains on too)."""
     teacher, run_config = load_run(run_dir)
     if list(run_config["labels"]) != labels:
         raise ValueError(f"teacher {run_dir} answers {run_config['labels']}, this run needs "
                          f"{labels}: distil from a run trained on the same labels.")
-    if FrontendConfig.from_dict(run_config["frontend"]) != frontend:
+    own = FrontendConfig.from_dict(run_config["frontend"])
+    if dataclasses.replace(own, input_scale=frontend.input_scale,
+                           input_offset=frontend.input_offset) != frontend:
         raise ValueError(f"teacher {run_dir} was trained on other features "
                          f"({run_config['frontend']['kind']}, not these): distil from a run "
                          "with the same front end.")
-    return teacher
+    return teacher, own
 
 
 class _EpochTimer(keras.callbacks.Callback):

@@ -415,6 +415,11 @@ def test_recipe_suite_scores_rows_on_one_test_split_and_resume_skips_finished_ru
         assert row["command"].startswith("python -m benchmarks.run recipe --resume")
     saved = json.loads(next((out / "recipe_runs").glob("specaug_*/config.json")).read_text())
     assert saved["train"]["time_masks"] == 2 and saved["train"]["freq_mask_bins"] == 8
+    # Only the baseline trains on the features as the front end gives them; every row is
+    # scored on the one test split featurized by its own (normalized) front end.
+    base = json.loads(next((out / "recipe_runs").glob("baseline_*/config.json")).read_text())
+    assert not base["train"]["normalize_features"] and base["frontend"]["input_offset"] == 0
+    assert saved["train"]["normalize_features"] and saved["frontend"]["input_offset"] < 0
     # +distill: the +extra recipe taught by a GRU-L trained once with that recipe
     distilled = json.loads(next((out / "recipe_runs").glob("distill_*/config.json")).read_text())
     teacher = Path(distilled["train"]["teacher_run"])

@@ -100,6 +100,8 @@ def test_a_run_distilled_from_another_run(exported_run: Path, tmp_path: Path):
     result = train(student, verbose=0)
     model, saved = load_run(result.run_dir)
     assert saved["train"]["teacher_run"] == str(exported_run)
+    # The student reads the teacher's features, normalization included.
+    assert saved["frontend"] == json.loads((exported_run / "config.json").read_text())["frontend"]
     assert model.output_shape == (None, 12) and 0 <= result.test_accuracy <= 1
     assert model.name != "distiller"
     mismatched = tmp_path / "teacher"

@@ -281,6 +281,32 @@ def test_tf_compute_in_dataset_matches_compute(micro, mfcc, clips, noise):
         np.testing.assert_array_equal(got.numpy(), micro.compute(clip, context=noise[:-100]))
 
 
+def test_normalized_features_are_the_affine_map_in_both_paths(micro, mfcc, clips, noise):
+    """A normalized front end gives (features - mean) / std up to float32 rounding, and its
+    numpy and TensorFlow paths agree bit for bit (the training pipeline uses the first, a
+    ``tf.data`` user the second)."""
+    import tensorflow as tf
+
+    for fe in (micro, mfcc):
+        plain = fe.compute(clips[0], context=noise)
+        mean, std = float(plain.mean()), float(plain.std())
+        norm = make_frontend(fe.config.normalized(mean, std))
+        got = norm.compute(clips[0], context=noise)
+        np.testing.assert_allclose(got, (plain - mean) / std, atol=1e-5)
+        assert abs(float(got.mean())) < 1e-4 and abs(float(got.std()) - 1) < 1e-4
+        tf_got = norm.tf_compute(tf.constant(clips[0]), tf.constant(noise)).numpy()
+        np.testing.assert_array_equal(tf_got, got)
+
+
+def test_normalized_refuses_degenerate_statistics():
+    cfg = FrontendConfig.microfrontend()
+    assert cfg.input_offset == 0.0
+    with pytest.raises(ValueError, match="std > 0.*constant features"):
+        cfg.normalized(mean=1.0, std=0.0)
+    with pytest.raises(ValueError, match="input_offset=nan must be a finite number"):
+        FrontendConfig.microfrontend(input_offset=float("nan"))
+
+
 # ---------------------------------------------------------------------------- config
 
 
@@ -291,6 +317,7 @@ def test_tf_compute_in_dataset_matches_compute(micro, mfcc, clips, noise):
         FrontendConfig.cmsis_mfcc(),
         FrontendConfig.cmsis_mfcc(q15=False, window_type="hamming", num_coefficients=13),
         FrontendConfig.microfrontend(num_channels=32, enable_pcan=False, input_scale=0.5),
+        FrontendConfig.microfrontend().normalized(mean=4.9, std=7.9),
     ],
 )
 def test_config_round_trip(cfg):

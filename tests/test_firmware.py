@@ -255,11 +255,19 @@ int main() {
     raw = np.concatenate([np.arange(-50, 1200), [65535, -70000, 1, 3, 5, 7]])
     synthetic = build_settings(SYNTHETIC_SETTINGS, synthetic_model(), ArenaChoice(4096))
     assert synthetic.feature_quant_mult == 0.5  # input_scale 0.125 / feature scale 0.25
-    for name, fs, include in (("tiny", folder.settings, folder.path),
-                              ("ties", synthetic, tmp_path)):
-        if include == tmp_path:
-            (tmp_path / "model_settings.h").write_text(render_model_settings_header(synthetic))
-            (tmp_path / "kws_frontend.h").write_text((folder.path / "kws_frontend.h").read_text())
+    # A normalized front end (what training makes): its offset folds into the quantization.
+    normalized = build_settings(
+        {**SYNTHETIC_SETTINGS,
+         "frontend": SYNTHETIC_SETTINGS["frontend"].normalized(mean=4.9, std=7.9)},
+        synthetic_model(), ArenaChoice(4096))
+    assert normalized.feature_quant_offset != 0
+    for name, fs in (("tiny", folder.settings), ("ties", synthetic), ("offset", normalized)):
+        include = folder.path
+        if fs is not folder.settings:
+            include = tmp_path / f"{name}_headers"
+            include.mkdir()
+            (include / "model_settings.h").write_text(render_model_settings_header(fs))
+            (include / "kws_frontend.h").write_text((folder.path / "kws_frontend.h").read_text())
         (tmp_path / f"{name}.cc").write_text(program)
         binary = compile_host([tmp_path / f"{name}.cc"], tmp_path / name, [include], cxx=True,
                               extra=["-ffp-contract=off"])
@@ -501,3 +509,23 @@ def test_folder_with_tflm_kernels_has_no_tables(model):
         for op, _ in read_tflite(model).operator_inputs)
     assert fs_tables.arena.arena_bytes > fs.arena.arena_bytes
     assert b"tables" in with_tables["model_settings.h"]
+
+
+def test_feature_quantizer_recovers_the_raw_outputs_of_a_normalized_front_end(test12_dir):
+    """Python figures quantize float features: with a normalized front end they must still
+    give the int8 values the device computes from the raw front-end outputs."""
+    from ghost_keras.data import read_clip
+    from ghost_keras.features import make_frontend
+
+    from firmware_export.feature_quantizer import FeatureQuantizer
+
+    clip = read_clip(sorted((test12_dir / "yes").glob("*"))[0])
+    for config in (FrontendConfig.microfrontend().normalized(mean=4.9, std=7.9),
+                   FrontendConfig.cmsis_mfcc().normalized(mean=-3.1, std=5.2)):
+        fe = make_frontend(config)
+        raw, features = fe.compute_raw(clip), fe.compute(clip)
+        q = FeatureQuantizer.for_tensor(scale=float(np.ptp(features)) / 255, zero_point=-7,
+                                        input_scale=config.input_scale,
+                                        input_offset=config.input_offset)
+        np.testing.assert_array_equal(q.raw_from_features(features), raw)
+        np.testing.assert_array_equal(q.quantize(features), q.quantize_raw(raw))

@@ -182,7 +182,9 @@ def test_an_old_config_loads_with_the_old_behaviour():
     old = TrainConfig().to_dict()
     for key in NEW_FIELDS:
         del old[key]
+    del old["normalize_features"]
     config = TrainConfig.from_dict(old)
+    assert not config.normalize_features and TrainConfig().normalize_features
     assert not config.balance_classes and not config.spec_augment().enabled
     assert (config.label_smoothing, config.weight_decay) == (0.0, 0.0)
     assert (config.lr_schedule, config.warmup_epochs) == ("piecewise", 0.0)

@@ -45,6 +45,19 @@ def test_run_folder_has_model_history_metrics_and_plots(tiny_run):
     assert model.output_shape == (None, len(WORDS) + 2)
 
 
+def test_the_run_trains_on_features_normalized_over_its_training_clips(tiny_run):
+    """The run's front end (config.json, what export and firmware read) maps the clean
+    training clips' features to mean 0 and standard deviation 1."""
+    from ghost_keras.training import run_datasets
+
+    result, _ = tiny_run
+    _, run_config = load_run(result.run_dir)
+    assert run_config["train"]["normalize_features"] is True
+    assert run_config["frontend"]["input_offset"] < 0  # log energies are >= 0 before
+    x, _ = run_datasets(run_config)[0].as_numpy("train")
+    assert abs(float(x.mean())) < 1e-3 and abs(float(x.std()) - 1) < 1e-3
+
+
 def test_evaluate_reproduces_the_test_accuracy(tiny_run):
     result, _ = tiny_run
     assert evaluate(result.run_dir)["accuracy"] == pytest.approx(result.test_accuracy)

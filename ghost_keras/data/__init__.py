@@ -32,7 +32,13 @@ from ghost_keras.data.augment import (
 )
 from ghost_keras.data.sampling import balanced_order
 from ghost_keras.data.spec_augment import SpecAugmentConfig, mask_features
-from ghost_keras.data.pipeline import Example, SpeechDatasets, make_datasets, plan_split
+from ghost_keras.data.pipeline import (
+    Example,
+    SpeechDatasets,
+    feature_statistics,
+    make_datasets,
+    plan_split,
+)
 from ghost_keras.data.speech_commands import (
     BACKGROUND_NOISE_DIR,
     KEYWORDS_12,
@@ -60,6 +66,7 @@ __all__ = [
     "Clip",
     "DatasetError",
     "Example",
+    "feature_statistics",
     "KEYWORDS_12",
     "LABELS_12",
     "MAX_NUM_WAVS_PER_CLASS",

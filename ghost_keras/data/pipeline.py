@@ -269,6 +269,20 @@ class _Builder:
         blob = json.dumps(desc, sort_keys=True, default=str).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()[:20]
 
+    def _featurize_clean(self, split: str) -> np.ndarray:
+        plan = self.plans[split]
+        start = time.perf_counter()
+        x = np.zeros((len(plan), self.cfg.num_frames, self.cfg.feature_dim), np.float32)
+        for i, ex in enumerate(plan):
+            audio = read_clip(ex.clip.path, self.cfg.sample_rate) if ex.clip else None
+            # A generator per example: its features do not depend on the order or the others.
+            rng = np.random.default_rng([self.seed, SPLITS.index(split), 2, i])
+            x[i] = self.render(ex, audio, split, rng, training=False)
+        log.info(
+            "%s: %d examples featurized in %.1f s", split, len(plan), time.perf_counter() - start
+        )
+        return x
+
     def clean(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """Unaugmented features and labels of a split: memory, else disk cache, else computed."""
         if split in self._clean:
@@ -281,24 +295,29 @@ class _Builder:
                     self._clean[split] = (z["x"], z["y"])
                 log.info("%s: features read from %s", split, path)
                 return self._clean[split]
-        plan = self.plans[split]
-        start = time.perf_counter()
-        x = np.zeros((len(plan), self.cfg.num_frames, self.cfg.feature_dim), np.float32)
-        for i, ex in enumerate(plan):
-            audio = read_clip(ex.clip.path, self.cfg.sample_rate) if ex.clip else None
-            # A generator per example: its features do not depend on the order or the others.
-            rng = np.random.default_rng([self.seed, SPLITS.index(split), 2, i])
-            x[i] = self.render(ex, audio, split, rng, training=False)
-        y = np.array([e.label_id for e in plan], np.int32)
-        log.info(
-            "%s: %d examples featurized in %.1f s", split, len(plan), time.perf_counter() - start
-        )
+        x = self._featurize_clean(split)
+        y = np.array([e.label_id for e in self.plans[split]], np.int32)
         if path is not None:
             buffer = io.BytesIO()
             np.savez(buffer, x=x, y=y)
             atomic_write_bytes(path, buffer.getvalue())
         self._clean[split] = (x, y)
         return x, y
+
+    def statistics(self, split: str) -> tuple[float, float]:
+        """Mean and standard deviation over every value of a split's clean features, kept in
+        ``cache_dir`` as a small JSON file (not the features: a training split is ~70 MB)."""
+        path = None
+        if self.cache_dir is not None:
+            path = self.cache_dir / f"{split}-{self.cache_key(split)}.stats.json"
+            if path.is_file():
+                stats = json.loads(path.read_text())
+                return float(stats["mean"]), float(stats["std"])
+        x = self._clean[split][0] if split in self._clean else self._featurize_clean(split)
+        mean, std = float(x.mean(dtype=np.float64)), float(x.std(dtype=np.float64))
+        if path is not None:
+            atomic_write_bytes(path, json.dumps({"mean": mean, "std": std}).encode("utf-8"))
+        return mean, std
 
     def load_train_audio(self) -> None:
         """Reads the train clips into memory (32 kB each), so bad files fail here, not inside
@@ -327,6 +346,31 @@ class _Builder:
             rng = np.random.default_rng([self.seed, 0, 4, epoch, i] + ([repeat] if repeat else []))
             feats = self.render(plan[i], self.train_audio[i], "train", rng, training=True)
             yield mask_features(feats, self.spec_augment, rng), np.int32(plan[i].label_id)
+
+
+def feature_statistics(
+    index: SpeechCommandsIndex,
+    frontend: Frontend,
+    seed: int = 0,
+    split: str = "train",
+    silence_percentage: float | None = 10.0,
+    unknown_percentage: float | None = 10.0,
+    cache_dir: str | os.PathLike | None = None,
+    context_seconds: float = 1.5,
+) -> tuple[float, float]:
+    """Mean and standard deviation over every value of a split's clean (unaugmented) features,
+    planned as :func:`make_datasets` plans it with the same arguments: what training
+    normalizes its features with (:meth:`ghost_keras.features.FrontendConfig.normalized`).
+
+    Example:
+        >>> mean, std = feature_statistics(index, frontend, seed=0)  # doctest: +SKIP
+        >>> frontend = make_frontend(frontend.config.normalized(mean, std))  # doctest: +SKIP
+    """
+    builder = _Builder(index, frontend, seed=seed, silence_percentage=silence_percentage,
+                       unknown_percentage=unknown_percentage, cache_dir=cache_dir,
+                       context_seconds=context_seconds, augment_config=AugmentConfig(),
+                       spec_augment=SpecAugmentConfig(), balance_classes=False)
+    return builder.statistics(split)
 
 
 def make_datasets(

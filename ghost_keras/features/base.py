@@ -169,10 +169,11 @@ class Frontend(ABC):
         return raw[raw.shape[0] - n :]
 
     def compute(self, audio: Any, context: Any | None = None) -> np.ndarray:
-        """Model input features: ``compute_raw(audio, context) * config.input_scale``, float32.
+        """Model input features: ``compute_raw(audio, context) * config.input_scale +
+        config.input_offset``, float32.
 
-        The product is taken in float32 (``raw.astype(float32) * float32(input_scale)``), the
-        same arithmetic as :meth:`tf_compute`, so both give identical values.
+        Taken in float32 (``raw.astype(float32) * float32(input_scale) + float32(input_offset)``),
+        the same arithmetic as :meth:`tf_compute`, so both give identical values.
 
         Args:
             audio: see :meth:`compute_raw`; may be minutes long (the state is carried through).
@@ -187,7 +188,8 @@ class Frontend(ABC):
             (49, 10)
         """
         raw = self.compute_raw(audio, context)
-        return raw.astype(np.float32) * np.float32(self.config.input_scale)
+        return (raw.astype(np.float32) * np.float32(self.config.input_scale)
+                + np.float32(self.config.input_offset))
 
     # ------------------------------------------------------------------ TensorFlow
     def tf_compute(self, audio: Any, context: Any | None = None) -> Any:
@@ -225,7 +227,8 @@ class Frontend(ABC):
         # gather, not a slice of tf.shape(raw): see MicroFrontend._tf_raw_stream on why the
         # op's static shape must not be trusted.
         raw = tf.gather(raw, tf.range(n_stream - n_clip, n_stream))
-        out = tf.cast(raw, tf.float32) * tf.constant(cfg.input_scale, tf.float32)
+        out = (tf.cast(raw, tf.float32) * tf.constant(cfg.input_scale, tf.float32)
+               + tf.constant(cfg.input_offset, tf.float32))
         static_len = clip.shape[0]
         out.set_shape([cfg.frames_for(static_len) if static_len is not None else None, cfg.feature_dim])
         return out

@@ -38,14 +38,16 @@ Two kinds:
     value = raw / 128, so ``input_scale`` defaults to 1/128 (natural-log units). With
     ``q15=False`` the raw output is already float (``input_scale`` 1.0).
 
-Raw output to the model's int8 input, on device (both kinds): with the model input's TFLite
-quantization ``(s_in, zp_in)``::
+Model features are ``raw * input_scale + input_offset``. Training sets the two so that the
+features of its training clips have mean 0 and standard deviation 1 (:meth:`FrontendConfig.
+normalized`): a recurrent cell fed the microfrontend's 0..26 saturates its gates and learns
+far more slowly. On device both fold into the int8 input quantization, at no cost: with the
+model input's TFLite quantization ``(s_in, zp_in)``::
 
-    int8 = clamp(round(raw * input_scale / s_in) + zp_in, -128, 127)
+    int8 = clamp(round(raw * input_scale / s_in + input_offset / s_in) + zp_in, -128, 127)
 
-because the model was trained on ``raw * input_scale``. If ``input_scale / s_in`` is a power of
-two this is a shift; otherwise use a fixed-point multiplier (``micro_speech`` does
-``(raw * 256 + 333) / 666 - 128`` for input_scale 10/256 and s_in 26/256, zp_in -128).
+(``micro_speech``, without an offset, does ``(raw * 256 + 333) / 666 - 128`` for input_scale
+10/256 and s_in 26/256, zp_in -128.)
 
 Example:
     >>> cfg = FrontendConfig.microfrontend()
@@ -153,8 +155,9 @@ class FrontendConfig:
         upper_band_hz: highest filterbank frequency, below Nyquist (microfrontend 7500,
             cmsis 4000).
         clip_samples: training clip length in samples (16000 = 1 s); sets ``num_frames``.
-        input_scale: model input = raw front-end output * input_scale (microfrontend 10/256;
-            cmsis q15 1/128, i.e. q8.7 to float; cmsis f32 1.0).
+        input_scale: model input = raw front-end output * input_scale + input_offset
+            (microfrontend 10/256; cmsis q15 1/128, i.e. q8.7 to float; cmsis f32 1.0).
+        input_offset: added after the scale (default 0; :meth:`normalized` sets both).
         smoothing_bits, even_smoothing, odd_smoothing, min_signal_remaining: microfrontend noise
             reduction (C ``config.noise_reduction.*``).
         enable_pcan, pcan_strength, pcan_offset, gain_bits: microfrontend PCAN gain control
@@ -187,6 +190,7 @@ class FrontendConfig:
     upper_band_hz: float | None = None
     clip_samples: int = 16000
     input_scale: float | None = None
+    input_offset: float = 0.0
     # microfrontend only
     smoothing_bits: int | None = None
     even_smoothing: float | None = None
@@ -246,11 +250,33 @@ class FrontendConfig:
         if self.input_scale is None:
             self._set("input_scale", Q15_MFCC_SCALE if self.q15 else 1.0)
         self._check_positive_float("input_scale")
+        if not _is_number(self.input_offset):
+            raise ValueError(f"FrontendConfig.input_offset={self.input_offset!r} must be a "
+                             "finite number")
+        self._set("input_offset", float(self.input_offset))
         if self.clip_samples < self.window_samples:
             raise ValueError(
                 f"FrontendConfig.clip_samples={self.clip_samples} is shorter than one window "
                 f"({self.window_samples} samples): raise clip_samples or shorten window_ms"
             )
+
+    def normalized(self, mean: float, std: float) -> "FrontendConfig":
+        """This front end with its features mapped to ``(feature - mean) / std``.
+
+        Args:
+            mean: mean of this front end's features (e.g. over the training clips).
+            std: their standard deviation, > 0.
+
+        Example:
+            >>> cfg = FrontendConfig.microfrontend().normalized(mean=5.0, std=8.0)
+            >>> cfg.input_scale * 8.0 == 10 / 256, cfg.input_offset
+            (True, -0.625)
+        """
+        if not (_is_number(mean) and _is_number(std) and std > 0):
+            raise ValueError(f"feature statistics must be finite with std > 0, got mean={mean!r}"
+                             f", std={std!r}: the training clips gave constant features")
+        return dataclasses.replace(self, input_scale=self.input_scale / std,
+                                   input_offset=(self.input_offset - mean) / std)
 
     def _set(self, name: str, value: Any) -> None:
         # The dataclass is frozen; defaults are resolved once here, before anyone sees it.

@@ -105,8 +105,7 @@ def device_settings(config: FrontendConfig) -> tuple[DeviceSetting, ...]:
             c_field="filterbank.upper_band_limit"),
         row("input_scale", "KWS_FRONTEND_INPUT_SCALE", config.input_scale,
             "feature = raw * scale + offset"),
-        # Training features are raw * input_scale: the offset of the header's formula is 0.
-        row("input_offset", "KWS_FRONTEND_INPUT_OFFSET", 0.0),
+        row("input_offset", "KWS_FRONTEND_INPUT_OFFSET", config.input_offset),
     ]
     if micro:
         rows += [row(name, f"KWS_MF_{name.upper()}", getattr(config, name), c_field=c_field)
