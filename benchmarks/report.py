@@ -48,7 +48,8 @@ TITLES = {
 
 DESCRIPTIONS = {
     "paper": (
-        "Each model trained with the same data, schedule and seeds, fine-tuned with "
+        "Each model trained with the same data, recipe (features normalized over the training "
+        "clips, class-balanced epochs), schedule and seeds, fine-tuned with "
         "quantization-aware training, converted to an int8 step model and run on every test "
         "clip on the TFLite Micro interpreter. `*_vs_base`: against the non-ghost model of the "
         "same family and size. `macs_per_decision`: one 49-frame window (Hello Edge's "

@@ -128,6 +128,9 @@ def test_paper_table_columns_and_ghost_savings(bench):
     assert rows["gru_S"]["published"].startswith("Hello Edge GRU-S")
     assert (bench["out"] / "paper_pareto.png").read_bytes()[:8] == PNG
     assert result["epochs"] == 1 and result["plots"] == ["paper_pareto.png"]
+    # The paper recipe: normalized features, class-balanced epochs.
+    saved = json.loads(next((bench["out"] / "runs").glob("gru_S_*/config.json")).read_text())
+    assert saved["train"]["balance_classes"] and saved["train"]["normalize_features"]
 
 
 def test_deploy_measures_the_exports_and_streaming_beats_recomputing_the_window(bench):
