@@ -38,16 +38,12 @@ Two kinds:
     value = raw / 128, so ``input_scale`` defaults to 1/128 (natural-log units). With
     ``q15=False`` the raw output is already float (``input_scale`` 1.0).
 
-Model features are ``raw * input_scale + input_offset``. Training sets the two so that the
-features of its training clips have mean 0 and standard deviation 1 (:meth:`FrontendConfig.
-normalized`): a recurrent cell fed the microfrontend's 0..26 saturates its gates and learns
-far more slowly. On device both fold into the int8 input quantization, at no cost: with the
-model input's TFLite quantization ``(s_in, zp_in)``::
+Model features are ``raw * input_scale + input_offset``; training sets both so its training
+clips' features have mean 0 and standard deviation 1 (:meth:`FrontendConfig.normalized`). On
+device both fold into the int8 input quantization ``(s_in, zp_in)``, at no cost::
 
     int8 = clamp(round(raw * input_scale / s_in + input_offset / s_in) + zp_in, -128, 127)
 
-(``micro_speech``, without an offset, does ``(raw * 256 + 333) / 666 - 128`` for input_scale
-10/256 and s_in 26/256, zp_in -128.)
 
 Example:
     >>> cfg = FrontendConfig.microfrontend()
@@ -261,11 +257,8 @@ class FrontendConfig:
             )
 
     def normalized(self, mean: float, std: float) -> "FrontendConfig":
-        """This front end with its features mapped to ``(feature - mean) / std``.
-
-        Args:
-            mean: mean of this front end's features (e.g. over the training clips).
-            std: their standard deviation, > 0.
+        """This front end with its features mapped to ``(feature - mean) / std`` (``mean``,
+        ``std`` > 0: of this front end's features, e.g. over the training clips).
 
         Example:
             >>> cfg = FrontendConfig.microfrontend().normalized(mean=5.0, std=8.0)
