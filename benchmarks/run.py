@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny settings (CI-style check)")
     parser.add_argument("--data", default="real",
                         help="real (../shared/data), synthetic, or a Speech Commands folder")
-    parser.add_argument("--seeds", type=int, help="seeds for GRU/GhostGRU at S (default 3, quick 1; other models: 1)")
+    parser.add_argument("--seeds", type=int, help="seeds of every model at S (default 3, quick 1; M and L: 1)")
     parser.add_argument("--models", nargs="*", help="paper, deploy, redundancy: only these (e.g. gru_S ghost_gru_S_r2)")
     parser.add_argument("--epochs", type=int, help="paper, streaming, recipe: training epochs (default 12, quick 3, tiny 1)")
     parser.add_argument("--out", default="results", help="results folder")

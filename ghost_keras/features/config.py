@@ -93,18 +93,9 @@ _MICROFRONTEND_DEFAULTS: dict[str, Any] = {
     "enable_log": True,
     "scale_shift": 6,
 }
-_MICROFRONTEND_ONLY = (
-    "smoothing_bits",
-    "even_smoothing",
-    "odd_smoothing",
-    "min_signal_remaining",
-    "enable_pcan",
-    "pcan_strength",
-    "pcan_offset",
-    "gain_bits",
-    "enable_log",
-    "scale_shift",
-)
+_MICROFRONTEND_ONLY = ("smoothing_bits", "even_smoothing", "odd_smoothing", "min_signal_remaining",
+                       "enable_pcan", "pcan_strength", "pcan_offset", "gain_bits", "enable_log",
+                       "scale_shift")
 
 # Hello Edge (ML-KWS-for-MCU Deployment/Source/MFCC): 40 ms / 20 ms, 40 mel filters 20-4000 Hz,
 # 10 MFCC, periodic Hann window. fft_length and input_scale depend on other fields (see below).
