@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="paper: reuse a run's float model when its training config is the "
                              "same (quantization, QAT and export are redone); recipe: skip "
                              "finished runs")
-    parser.add_argument("--rows", nargs="*", help="recipe: only these rows (e.g. baseline +extra)")
+    parser.add_argument("--rows", nargs="*", help="recipe: only these rows (e.g. baseline +extra); streaming: these "
+                             "stream-training recipes (default: stream)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     data = data_choice(args.data)
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.suites:
         start = time.perf_counter()
         extra = ({"resume": args.resume} if name in ("paper", "recipe") else {}) | (
-            {"rows": args.rows} if name == "recipe" else {})
+            {"rows": args.rows} if name in ("recipe", "streaming") else {})
         result = SUITES[name](out, args.quick, data, args.seeds, models=args.models,
                               epochs=args.epochs, **extra)
         result.update({

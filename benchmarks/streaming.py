@@ -22,8 +22,8 @@ result's ``det`` (so the PNG can be re-drawn from the JSON).
 
 Clip-trained runs are reused from ``<out>/runs/`` when the ``paper`` suite (same ``--out``,
 same ``--epochs``) has made them; missing ones are trained here the same way. A
-stream-trained run (``<clip run>_stream``) is reused when it was made with the same
-``StreamTrainConfig``; it is quantized by per-frame QAT (``ghost-kws qat`` on a stream-trained
+stream-trained run (``<clip run>_<recipe>``, one per :data:`STREAM_RECIPES` row asked for) is
+reused when it was made with the same ``StreamTrainConfig``; it is quantized by per-frame QAT (``ghost-kws qat`` on a stream-trained
 run: on training streams with the per-frame targets), so its int8 model keeps the stream
 training.
 
@@ -36,6 +36,7 @@ interval.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -94,6 +95,16 @@ STREAMS = {
                    "gap_s": (0.5, 2.0), "gain_db": (-10.0, 6.0)},
     "negatives": {"length": 2.0, "noise": "background", "snr_db": 10.0, "seed": 2,
                   "keyword_fraction": 0.0, "unknown_fraction": 0.5},
+}
+#: Stream-training recipes (``--rows``; default: ``stream`` only), each a row's ``training``
+#: and a run folder ``<clip run>_<name>``: what it changes in the suite's StreamTrainConfig.
+#: ``stream+clips`` mixes a quarter of the training clips into each epoch
+#: (``StreamTrainConfig.clip_share``); ``+gain`` also draws word levels from -12..+6 dB (the
+#: default -6..+6 is narrower than the ``real_noise`` stream's -10..+6).
+STREAM_RECIPES: dict[str, dict[str, Any]] = {
+    "stream": {},
+    "stream+clips": {"clip_share": 0.25},
+    "stream+clips+gain": {"clip_share": 0.25, "gain_db": [-12.0, 6.0]},
 }
 #: The false-accept budget the deployed operating point is chosen for, on a validation stream
 #: this many times the suite's stream length (``ghost-kws operating-point``).
@@ -275,9 +286,10 @@ def _point_checks(point_rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
-                    models: list[str] | None = None, epochs: int | None = None
-                    ) -> dict[str, Any]:
-    """The suite's rows (model, training, scorer), checks, evaluations and DET plot."""
+                    models: list[str] | None = None, epochs: int | None = None,
+                    rows: list[str] | None = None) -> dict[str, Any]:
+    """The suite's rows (model, training, scorer), checks, evaluations and DET plot;
+    ``rows``: the :data:`STREAM_RECIPES` to train (default: ``stream``)."""
     from firmware_export.pipeline import RECOGNIZER_DEFAULTS, export_run
     from firmware_export.evaluate import stream_eval
     from ghost_keras.quantization import qat_model_path, qat_run
@@ -292,6 +304,11 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                      StreamTrainConfig(epochs=1, minutes_per_epoch=10, validation_minutes=2)
                      if quick else StreamTrainConfig())
     seed = 0
+    recipes = rows or ["stream"]
+    unknown = set(recipes) - set(STREAM_RECIPES)
+    if unknown:
+        raise SystemExit(f"streaming: unknown rows {sorted(unknown)}; choose from "
+                         f"{sorted(STREAM_RECIPES)}.")
     specs = [s for s in STREAMING_SPECS if not models or spec_name(*s) in models]
     streams = {name: _stream(out, data, minutes, name) for name in STREAMS}
     wav, csv = streams["test"]
@@ -307,20 +324,21 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
             progress(f"streaming {name}: int8 export of {clip_dir}")
             export_run(clip_dir)
         variants = [("clip", clip_dir)]
-        if arch != "ds_cnn":
-            stream_dir = clip_dir.with_name(clip_dir.name + "_stream")
-            trained = (_stream_config(stream_dir) == stream_config.to_dict()
+        for recipe in recipes if arch != "ds_cnn" else []:
+            config = dataclasses.replace(stream_config, **STREAM_RECIPES[recipe])
+            stream_dir = clip_dir.with_name(f"{clip_dir.name}_{recipe.replace('+', '_')}")
+            trained = (_stream_config(stream_dir) == config.to_dict()
                        and (stream_dir / "model.keras").is_file())
             if not trained:
-                progress(f"streaming {name}: stream training -> {stream_dir}")
-                stream_train(clip_dir, stream_dir, stream_config, verbose=1)
+                progress(f"streaming {name}: {recipe} training -> {stream_dir}")
+                stream_train(clip_dir, stream_dir, config, verbose=1)
             if not trained or not qat_model_path(stream_dir).is_file():
                 progress(f"streaming {name}: per-frame QAT and int8 export of {stream_dir}")
                 qat_run(stream_dir, verbose=0)  # per frame, on training streams
                 export_run(stream_dir)
             elif not _finished(stream_dir):
                 export_run(stream_dir)
-            variants.append(("stream", stream_dir))
+            variants.append((recipe, stream_dir))
         for training, run_dir in variants:
             window = arch == "ds_cnn"
             progress(f"streaming {name} {training}-trained: scoring the {minutes:g}-min stream")
@@ -357,7 +375,8 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
              "streams": {n: _stream_info(w, c) for n, (w, c) in streams.items()},
              "stream": {**_stream_info(wav, csv), "wav": str(wav), "truth": str(csv),
                         "minutes": minutes, "snr_db": STREAMS["test"]["snr_db"]},
-             "stream_training": stream_config.to_dict(), "epochs": epochs,
+             "stream_training": stream_config.to_dict(),
+             "stream_recipes": {r: STREAM_RECIPES[r] for r in recipes}, "epochs": epochs,
              "thresholds": list(STREAM_THRESHOLDS), "parts": PARTS,
              "cpu_count": os.cpu_count(),
              "fa_per_hour_points": list(FA_PER_HOUR_POINTS),

@@ -137,7 +137,8 @@ def _cmd_stream_train(args: argparse.Namespace) -> int:
 
     given = {name: getattr(args, name) for name in (
         "epochs", "minutes_per_epoch", "chunk_frames", "batch_size", "learning_rates", "snr_db",
-        "gap_s", "hold_ms", "lead_ms", "seed") if getattr(args, name) is not None}
+        "gap_s", "gain_db", "hold_ms", "lead_ms", "clip_share", "seed")
+        if getattr(args, name) is not None}
     metrics = stream_train(args.run_dir, args.out, StreamTrainConfig(**given),
                            verbose=args.verbose)
     print(f"stream-trained (epoch {metrics['kept_epoch']} kept): clip test accuracy "
@@ -327,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SNR range per segment (default: 5 25)")
     p.add_argument("--gap-s", type=float, nargs=2,
                    help="seconds between items (default: 0.3 2)")
+    p.add_argument("--gain-db", type=float, nargs=2, help="gain range per word (default: -6 6)")
+    p.add_argument("--clip-share", type=float,
+                   help="share of the run's training clips mixed into each epoch, answered at "
+                        "their last frame (default: 0)")
     p.add_argument("--hold-ms", type=int,
                    help="frames up to this long after a word's end get its label (default: 1000)")
     p.add_argument("--lead-ms", type=int, help="... and from this long before it (default: 100)")

@@ -22,6 +22,10 @@ clip-trained recurrent run for that use:
   int8 on TFLM): 15-s chunks gave FRR 0.88/0.78/0.64 at 1/5/20 false accepts per hour (the
   ``streaming`` suite in docs/results.md), 5-s chunks 0.88/0.86/0.68, and a 0.5-s hold instead
   of 1 s 0.92/0.86/0.71 (runs made while choosing these defaults).
+- **Clips kept in view** (``clip_share``, off by default): a share of the run's training clips,
+  read from a zero state with their label at the last frame, mixed into every epoch's batches.
+  Pure stream training fits the generator's streams and loses clip accuracy (72.0% -> 64.7% on
+  GhostGRU-S r2); the clips are real speech in the conditions the model first learned.
 
 The result is a normal run folder: ``model.keras`` is the clip-shaped model (same weights: the
 head reads the last state) so evaluate, export, firmware and stream-eval work on it unchanged;
@@ -72,9 +76,12 @@ class StreamTrainConfig:
         learning_rates: Adam rates, piecewise constant over equal shares of the steps.
         snr_db: (low, high) SNR of a word against the noise bed, drawn per segment.
         gap_s: (low, high) seconds between items.
+        gain_db: (low, high) gain of each word in dB.
         hold_ms: Frames up to this long after a word's end get the word's label.
         lead_ms: ... and from this long before its end.
         validation_minutes: Length of the fixed validation stream.
+        clip_share: Share of the run's training clips (a new random draw each epoch) mixed
+            into the epoch as sequences with their label at the last frame; 0: streams only.
         seed: Seeds the streams, chunking, order and weights' updates.
     """
 
@@ -86,9 +93,11 @@ class StreamTrainConfig:
     learning_rates: list[float] = field(default_factory=lambda: [1e-3, 3e-4, 1e-4])
     snr_db: list[float] = field(default_factory=lambda: [5.0, 25.0])
     gap_s: list[float] = field(default_factory=lambda: [0.3, 2.0])
+    gain_db: list[float] = field(default_factory=lambda: [-6.0, 6.0])
     hold_ms: int = DEFAULT_HOLD_MS
     lead_ms: int = 100
     validation_minutes: float = 10.0
+    clip_share: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -100,6 +109,8 @@ class StreamTrainConfig:
         if self.hold_ms <= 0 or self.lead_ms < 0:
             raise ValueError(f"hold_ms={self.hold_ms} must be > 0 and lead_ms={self.lead_ms} "
                              ">= 0.")
+        if not 0.0 <= self.clip_share <= 1.0:
+            raise ValueError(f"clip_share={self.clip_share} must be in [0, 1].")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -158,7 +169,8 @@ def stream_examples(index: SpeechCommandsIndex, frontend: FrontendConfig,
     for s in range(segments):
         audio, truth = make_long_stream(
             index, seconds, seed=int(rng.integers(2**31)), split=split,
-            snr_db=float(rng.uniform(*config.snr_db)), gap_s=tuple(config.gap_s))
+            snr_db=float(rng.uniform(*config.snr_db)), gap_s=tuple(config.gap_s),
+            gain_db=tuple(config.gain_db))
         features, times = stream_features(audio, frontend)
         y, w = frame_targets(truth, times, labels, hold_ms=config.hold_ms,
                              lead_ms=config.lead_ms)
@@ -174,6 +186,52 @@ def stream_examples(index: SpeechCommandsIndex, frontend: FrontendConfig,
         raise ValueError(f"{minutes} minutes of stream give no sequence of {n} frames; "
                          "lower chunk_frames or raise the minutes.")
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
+
+
+def clip_examples(x: np.ndarray, y: np.ndarray, share: float, seed: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A random ``share`` of clips as per-frame training sequences.
+
+    Each clip is answered at its last frame only, as the clip-trained model was: its label
+    there with weight ``frames`` (so a batch's mean per-frame loss is its mean per-clip loss,
+    the scale of a stream batch's), weight 0 elsewhere.
+
+    Args:
+        x: Clip features ``[N, frames, F]``.
+        y: Clip label ids ``[N]``.
+        share: Share of the clips drawn (at least one).
+        seed: Seeds the draw.
+
+    Returns:
+        ``(x [M, frames, F], y [M, frames], w [M, frames])``.
+    """
+    keep = np.random.default_rng(seed).permutation(len(y))[:max(1, round(share * len(y)))]
+    frames = x.shape[1]
+    targets = np.repeat(np.asarray(y, np.int32)[keep, None], frames, axis=1)
+    weights = np.zeros(targets.shape, np.float32)
+    weights[:, -1] = frames
+    return x[keep], targets, weights
+
+
+def epoch_batches(streams: tuple[np.ndarray, ...], clips: tuple[np.ndarray, ...] | None,
+                  batch_size: int, seed: int) -> tuple[tf.data.Dataset, int]:
+    """One epoch of ``(x, y, w)`` batches in random order, and its number of batches.
+
+    Stream sequences come ``batch_size`` at a time; clip sequences (if any) in batches of about
+    as many frames, so both kinds cost a step alike.
+    """
+    def batched(data: tuple[np.ndarray, ...], size: int) -> tf.data.Dataset:
+        return tf.data.Dataset.from_tensor_slices(data).shuffle(
+            len(data[0]), seed=seed).batch(size)
+
+    batches = batched(streams, batch_size)
+    count = math.ceil(len(streams[0]) / batch_size)
+    if clips is not None and len(clips[0]):
+        size = batch_size * max(1, streams[0].shape[1] // clips[0].shape[1])
+        batches = batches.concatenate(batched(clips, size))
+        count += math.ceil(len(clips[0]) / size)
+        batches = batches.shuffle(count, seed=seed)
+    return batches, count
 
 
 def per_frame_twin(model: keras.Model) -> keras.Model:
@@ -215,9 +273,19 @@ def stream_datasets(run_config: dict[str, Any], seed: int
                             config)
     val = stream_examples(index, frontend, labels, "validation", config.validation_minutes,
                           config.seed + 7919, config)
-    shuffled = tf.data.Dataset.from_tensor_slices(train).shuffle(len(train[0]), seed=seed)
-    return (shuffled.batch(config.batch_size),
-            tf.data.Dataset.from_tensor_slices(val).batch(64))
+    clips = _training_clips(run_config)
+    batches, _ = epoch_batches(
+        train, clip_examples(*clips, config.clip_share, seed) if config.clip_share else None,
+        config.batch_size, seed)
+    return batches, tf.data.Dataset.from_tensor_slices(val).batch(64)
+
+
+def _training_clips(run_config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The run's clean training clips (features of its front end) and their label ids."""
+    from ghost_keras.training import run_datasets
+
+    datasets, _ = run_datasets(run_config)
+    return datasets.as_numpy("train")
 
 
 def stream_train(run_dir: str | Path, out_dir: str | Path,
@@ -259,6 +327,7 @@ def stream_train(run_dir: str | Path, out_dir: str | Path,
     index = load_index(TrainConfig.from_dict(run_config["train"]))
     x_val, y_val, w_val = stream_examples(index, frontend, labels, "validation",
                                           config.validation_minutes, config.seed + 7919, config)
+    clips = _training_clips(run_config) if config.clip_share else None
     twin = per_frame_twin(model)
     steps_per_epoch = None
     history: dict[str, list[float]] = {"loss": [], "val_loss": [], "val_accuracy": []}
@@ -274,17 +343,21 @@ def stream_train(run_dir: str | Path, out_dir: str | Path,
     history["val_accuracy"].append(acc)
     best_weights, best_epoch = twin.get_weights(), 0
     for epoch in range(1, config.epochs + 1):
-        x, y, w = stream_examples(index, frontend, labels, "train", config.minutes_per_epoch,
-                                  config.seed * 1000 + epoch, config)
+        epoch_seed = config.seed * 1000 + epoch
+        sequences = stream_examples(index, frontend, labels, "train", config.minutes_per_epoch,
+                                    epoch_seed, config)
+        batches, count = epoch_batches(
+            sequences, None if clips is None else clip_examples(*clips, config.clip_share,
+                                                                  epoch_seed),
+            config.batch_size, epoch_seed)
         if steps_per_epoch is None:  # the schedule needs the step count: set on first data
-            steps_per_epoch = math.ceil(len(x) / config.batch_size)
+            steps_per_epoch = count
             schedule = learning_rate_schedule(config.learning_rates,
                                               config.epochs * steps_per_epoch)
             twin.compile(optimizer=keras.optimizers.Adam(schedule),
                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                          weighted_metrics=["accuracy"])
-        fit = twin.fit(x, y, sample_weight=w, batch_size=config.batch_size, epochs=1,
-                       shuffle=True, verbose=0)
+        fit = twin.fit(batches, epochs=1, verbose=0)
         loss, acc = validate()
         history["loss"].append(float(fit.history["loss"][0]))
         history["val_loss"].append(loss)
@@ -292,7 +365,7 @@ def stream_train(run_dir: str | Path, out_dir: str | Path,
         if loss < best_loss:
             best_loss, best_weights, best_epoch = loss, twin.get_weights(), epoch
         if verbose:
-            print(f"stream epoch {epoch}/{config.epochs}: {len(x)} sequences, loss "
+            print(f"stream epoch {epoch}/{config.epochs}: {count} batches, loss "
                   f"{history['loss'][-1]:.4f}, val loss {loss:.4f}, val frame accuracy "
                   f"{acc:.3f}", flush=True)
 

@@ -403,6 +403,18 @@ def test_deploy_and_redundancy_need_trained_runs_outside_quick_mode(tmp_path):
         bench_redundancy.suite_redundancy(tmp_path, False, data, None)
 
 
+def test_streaming_rows_are_its_stream_training_recipes(tmp_path):
+    bench_streaming = importlib.import_module("benchmarks.streaming")
+    from ghost_keras.stream_training import StreamTrainConfig
+
+    data = bench_common.DataChoice("synthetic", [], [], [0.8, 0.1, 0.1])
+    with pytest.raises(SystemExit, match=r"unknown rows \['\+clip'\]"):
+        bench_streaming.suite_streaming(tmp_path, False, data, None, rows=["stream", "+clip"])
+    assert not any(tmp_path.iterdir())  # refused before any work
+    for changes in bench_streaming.STREAM_RECIPES.values():  # each a valid config
+        StreamTrainConfig(**changes)
+
+
 @pytest.mark.slow
 def test_recipe_suite_scores_rows_on_one_test_split_and_resume_skips_finished_runs(tmp_path):
     out = tmp_path / "results"

@@ -69,7 +69,7 @@ def _stream_train_default(name: str):
     ("demo", "qat_epochs", "ghost_keras.demo:run_demo", "qat_epochs"),
     *[("stream-train", name, None, name) for name in (
         "epochs", "minutes_per_epoch", "chunk_frames", "batch_size", "learning_rates", "snr_db",
-        "gap_s", "hold_ms", "lead_ms", "seed")],
+        "gap_s", "gain_db", "hold_ms", "lead_ms", "clip_share", "seed")],
 ])
 def test_stated_defaults_are_the_functions(subcommand, dest, function, parameter):
     import importlib

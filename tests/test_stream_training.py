@@ -15,8 +15,11 @@ from ghost_keras.features.stream import stream_features
 from ghost_keras.features import FrontendConfig
 from ghost_keras.stream_training import (
     StreamTrainConfig,
+    clip_examples,
+    epoch_batches,
     per_frame_twin,
     frame_targets,
+    stream_datasets,
     stream_examples,
     stream_train,
 )
@@ -64,6 +67,49 @@ def test_frame_targets_errors():
         frame_targets([], times, ["yes", "no"])
     with pytest.raises(ValueError, match="hold_ms"):
         StreamTrainConfig(hold_ms=0)
+
+
+def test_clip_examples_weigh_like_the_clip_loss():
+    """A clip sequence is answered at its last frame only, weighted so that the per-frame
+    model's mean loss over a batch of them is the clip model's mean clip loss."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, 5))
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.GRU(4)(inputs)))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(10, 7, 5)).astype(np.float32)
+    y = rng.integers(3, size=10)
+    xs, ys, ws = clip_examples(x, y, 0.5, seed=1)
+    assert xs.shape == (5, 7, 5) and ys.shape == ws.shape == (5, 7)
+    assert np.all(ws[:, :-1] == 0) and np.all(ws[:, -1] == 7)
+    assert np.all(ys == ys[:, :1])  # the clip's label at every frame (only the last counts)
+    drawn = [int(np.flatnonzero(np.all(x == c, axis=(1, 2)))[0]) for c in xs]
+    assert len(set(drawn)) == 5 and np.all(y[drawn] == ys[:, 0])
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    per_frame = float(loss(ys, per_frame_twin(model)(xs), sample_weight=ws))
+    per_clip = float(loss(ys[:, -1], model(xs)))
+    assert per_frame == pytest.approx(per_clip, rel=1e-5)
+    assert np.array_equal(clip_examples(x, y, 0.5, seed=1)[0], xs)
+    assert not np.array_equal(clip_examples(x, y, 0.5, seed=2)[0], xs)
+
+
+def test_epoch_batches_hold_every_sequence_once_in_batches_of_both_kinds():
+    rng = np.random.default_rng(0)
+    streams = (rng.normal(size=(10, 40, 3)).astype(np.float32), np.zeros((10, 40), np.int32),
+               np.ones((10, 40), np.float32))
+    clips = (rng.normal(size=(25, 10, 3)).astype(np.float32), np.ones((25, 10), np.int32),
+             np.ones((25, 10), np.float32))
+    batches, count = epoch_batches(streams, clips, batch_size=4, seed=0)
+    shapes = [tuple(x.shape) for x, _, _ in batches.as_numpy_iterator()]
+    assert count == len(shapes) == 3 + 2  # 4+4+2 stream sequences, 16+9 clips (same frames)
+    assert sorted(s[0] for s in shapes if s[1] == 40) == [2, 4, 4]
+    assert sorted(s[0] for s in shapes if s[1] == 10) == [9, 16]
+    orders = [[tuple(x.shape) for x, _, _ in epoch_batches(streams, clips, 4, seed)[0]
+               .as_numpy_iterator()] for seed in range(6)]
+    assert len({tuple(o) for o in orders}) > 1  # the kinds are interleaved, in a seeded order
+    only, n = epoch_batches(streams, None, batch_size=4, seed=0)
+    assert n == 3 and [x.shape[1] for x, _, _ in only.as_numpy_iterator()] == [40] * 3
 
 
 def test_per_frame_twin_is_built_from_the_layers_own_configs():
@@ -144,6 +190,22 @@ def test_stream_training_lowers_the_per_frame_loss_and_keeps_a_clip_model(
     twin = per_frame_twin(model)
     x = np.random.default_rng(0).normal(size=(3, 49, 40)).astype(np.float32)
     np.testing.assert_allclose(twin(x).numpy()[:, -1], model(x).numpy(), atol=1e-5)
+
+
+def test_stream_training_with_clips_mixes_them_into_training_and_qat(exported_run: Path,
+                                                                    tmp_path: Path):
+    cfg = StreamTrainConfig(epochs=1, minutes_per_epoch=2, segment_minutes=1,
+                            validation_minutes=1, chunk_frames=150, clip_share=0.2, seed=0)
+    metrics = stream_train(exported_run, tmp_path / "run", cfg, verbose=0)
+    assert metrics["test_accuracy"] > 2 / 12
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["stream_training"]["clip_share"] == 0.2
+    # QAT of such a run trains on the same mix: stream and clip sequences.
+    train, _ = stream_datasets(config, seed=0)
+    frames = {x.shape[1] for x, _, _ in train.as_numpy_iterator()}
+    assert frames == {150, 49}
+    with pytest.raises(ValueError, match="clip_share"):
+        StreamTrainConfig(clip_share=1.5)
 
 
 def test_stream_training_refuses_window_models_and_its_own_folder(exported_run: Path,
