@@ -153,12 +153,27 @@ def _reusable(run_dir: Path, config: Any) -> bool:
             and saved.to_dict() == config.to_dict())
 
 
+def _qat_reusable(run_dir: Path, epochs: int) -> bool:
+    """Whether ``run_dir`` holds a finished QAT fine-tuning of ``epochs`` epochs at the default
+    rate (the float model it started from must be reused too)."""
+    from ghost_keras.quantization import qat_model_path
+    from ghost_keras.quantization.run import DEFAULT_QAT_LEARNING_RATE
+
+    try:
+        done = json.loads((run_dir / "qat" / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (qat_model_path(run_dir).is_file() and done.get("epochs") == epochs
+            and done.get("learning_rate") == DEFAULT_QAT_LEARNING_RATE)
+
+
 def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: DataChoice,
               epochs: int, qat_epochs: int, learning_rates: list[float],
               resume: bool = False, tag: str = "") -> dict[str, Any]:
     """Trains, quantizes and exports one run; ``tag`` (e.g. ``paper 3/15``) heads its progress
     lines."""
     from firmware_export.pipeline import export_run
+    from ghost_keras.data import UNKNOWN
     from ghost_keras.training import TrainConfig, train
 
     head = f"{tag + ' ' if tag else ''}{spec_name(arch, size, ratio)} seed {seed}"
@@ -172,9 +187,11 @@ def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Data
                          **PAPER_RECIPE)
     start = time.perf_counter()
     reused = resume and _reusable(run_dir, config)
-    if reused:  # same float training: quantize and export it again, from scratch
-        progress(f"{head}: resume: reusing the float model of {run_dir}")
-        for stale in ("qat", "export", "firmware"):
+    qat_reused = reused and bool(qat_epochs) and _qat_reusable(run_dir, qat_epochs)
+    if reused:  # same float training: export it again (and redo QAT unless it is the same)
+        progress(f"{head}: resume: reusing the float model"
+                 f"{' and the QAT model' if qat_reused else ''} of {run_dir}")
+        for stale in ("export", "firmware") + (() if qat_reused else ("qat",)):
             shutil.rmtree(run_dir / stale, ignore_errors=True)
     else:
         progress(f"{head}: training {epochs} epochs -> {run_dir}")
@@ -182,17 +199,22 @@ def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Data
     metrics = json.loads((run_dir / "metrics.json").read_text())
     progress(f"{head}: float {100 * metrics['test_accuracy']:.1f}%; post-training int8 "
              "export, every test clip on TFLM")
-    ptq = export_run(run_dir)  # post-training quantization of the float model
+    ptq = export_run(run_dir, use_qat=False)  # post-training quantization of the float model
     qat_accuracy = None
     export = ptq
     if qat_epochs:
         from ghost_keras.quantization import qat_run
 
-        progress(f"{head}: QAT {qat_epochs} epochs, then its int8 export")
-        qat_accuracy = qat_run(run_dir, epochs=qat_epochs, verbose=0)
+        if qat_reused:
+            qat_accuracy = json.loads((run_dir / "qat" / "metrics.json").read_text())[
+                "test_accuracy"]
+        else:
+            progress(f"{head}: QAT {qat_epochs} epochs, then its int8 export")
+            qat_accuracy = qat_run(run_dir, epochs=qat_epochs, verbose=0)
         export = export_run(run_dir)
     progress(f"{head}: done in {(time.perf_counter() - start) / 60:.1f} min, int8 TFLM "
              f"{100 * export.report.accuracy:.1f}%")
+    labels = json.loads((run_dir / "config.json").read_text())["labels"]
     p = metrics["profile"]
     return {
         "model": spec_name(arch, size, ratio),
@@ -203,9 +225,12 @@ def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Data
         "state_bytes": p["state_bytes"], "float_accuracy": metrics["test_accuracy"],
         "ptq_tflm_accuracy": ptq.report.accuracy, "ptq_agreement": ptq.report.agreement_float,
         "qat_accuracy": qat_accuracy, "int8_tflm_accuracy": export.report.accuracy,
+        "int8_unknown_recall": (export.report.recall[labels.index(UNKNOWN)]
+                                if UNKNOWN in labels else None),
         "qat_agreement": export.report.agreement_qat, "invoke_us": export.report.invoke_us,
         "int8_source": export.source, "epoch_seconds": metrics["epoch_seconds"],
-        "float_training_reused": reused, "wall_seconds": time.perf_counter() - start,
+        "float_training_reused": reused, "qat_reused": qat_reused,
+        "wall_seconds": time.perf_counter() - start,
     }
 
 

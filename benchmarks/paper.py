@@ -72,6 +72,8 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
         fa = _mean_std([r["float_accuracy"] for r in group])
         pa = _mean_std([r["ptq_tflm_accuracy"] for r in group])
         ia = _mean_std([r["int8_tflm_accuracy"] for r in group])
+        unknown = [r.get("int8_unknown_recall") for r in group]
+        ua = _mean_std(unknown) if None not in unknown else None
         summary.append({
             "model": model, "seeds": len(group), "params": first["params"],
             "params_vs_base": first["params"] / base["params"],
@@ -84,6 +86,7 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
             "float_acc": f"{100 * fa[0]:.1f} ± {100 * fa[1]:.1f}",
             "ptq_int8_tflm_acc": f"{100 * pa[0]:.1f} ± {100 * pa[1]:.1f}",
             "int8_tflm_acc": f"{100 * ia[0]:.1f} ± {100 * ia[1]:.1f}",
+            "int8_unknown_recall": f"{100 * ua[0]:.1f} ± {100 * ua[1]:.1f}" if ua else "-",
             "int8_from": first["int8_source"],
             "published": PUBLISHED.get(f"{first['arch']}_{first['size']}", ""),
         })

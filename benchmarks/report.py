@@ -54,11 +54,13 @@ DESCRIPTIONS = {
         "clip on the TFLite Micro interpreter. `*_vs_base`: against the non-ghost model of the "
         "same family and size. `macs_per_decision`: one 49-frame window (Hello Edge's "
         "convention); `macs_per_frame`: one streaming step plus the head. Accuracies: mean ± "
-        "standard deviation over seeds, in %. `published`: the figures of Hello Edge and the "
+        "standard deviation over seeds, in %; `int8_unknown_recall`: the share of the "
+        "`_unknown_` test clips the int8 model on TFLM labels so. `published`: the figures of Hello Edge and the "
         "GhostRNN paper, on Speech Commands v1 with 10 MFCC and their own training, so they "
         "are context, not a like-for-like target. With `--resume`, runs whose float training "
-        "config was unchanged kept their float model (`float_training_reused`; their "
-        "`wall_seconds` then covers quantization, QAT and export only)."),
+        "config was unchanged kept their float model (`float_training_reused`) and, when their "
+        "QAT settings were unchanged too, their QAT model (`qat_reused`); their "
+        "`wall_seconds` then covers what was redone."),
     "deploy": (
         "Per model (its lowest seed; every seed has the same graph): the `.tflite` file against "
         "the int8 weight bytes the profile counts (weights 1 B, biases 4 B), the smallest "
@@ -131,8 +133,8 @@ DESCRIPTIONS = {
 COLUMNS = {
     "paper": ["model", "seeds", "params", "params_vs_base", "tflite_bytes", "flash_vs_base",
               "macs_per_frame", "macs_per_decision", "macs_vs_base", "state_bytes",
-              "arena_bytes", "float_acc", "ptq_int8_tflm_acc", "int8_tflm_acc", "int8_from",
-              "published"],
+              "arena_bytes", "float_acc", "ptq_int8_tflm_acc", "int8_tflm_acc",
+              "int8_unknown_recall", "int8_from", "published"],
     "deploy": ["model", "kind", "tflite_bytes", "int8_weight_bytes", "tflite_vs_weights",
                "arena_bytes", "operators", "ops", "invoke_us", "decision_invokes",
                "decision_macs", "decision_host_us", "stream_macs_per_s", "window_macs_per_s",
@@ -156,8 +158,9 @@ POINT_COLUMNS = ["model", "training", "stream", "probability", "window_ms", "sup
 
 #: Columns of the paper suite's per-run table (those a result has).
 PAPER_RUN_COLUMNS = ["model", "seed", "float_accuracy", "ptq_tflm_accuracy", "ptq_agreement",
-                     "qat_accuracy", "int8_tflm_accuracy", "qat_agreement", "int8_source",
-                     "invoke_us", "epoch_seconds", "float_training_reused", "wall_seconds"]
+                     "qat_accuracy", "int8_tflm_accuracy", "int8_unknown_recall",
+                     "qat_agreement", "int8_source", "invoke_us", "epoch_seconds",
+                     "float_training_reused", "qat_reused", "wall_seconds"]
 
 #: Keys of a result that are bookkeeping or big tables, not settings to list.
 _NOT_SETTINGS = {"summary", "runs", "models", "details", "plots", "suite", "quick", "tiny",

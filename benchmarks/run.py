@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="results", help="results folder")
     parser.add_argument("--resume", action="store_true",
                         help="paper: reuse a run's float model when its training config is the "
-                             "same (quantization, QAT and export are redone); recipe: skip "
-                             "finished runs")
+                             "same, and its QAT model when the QAT settings are too (the int8 "
+                             "exports are redone); recipe: skip finished runs")
     parser.add_argument("--rows", nargs="*", help="recipe: only these rows (e.g. baseline +extra); streaming: these "
                              "stream-training recipes (default: stream)")
     args = parser.parse_args(argv)

@@ -64,19 +64,21 @@ def _calibration_features(x: np.ndarray, clips: int, seed: int) -> np.ndarray:
     return x[rng.permutation(len(x))[: max(1, clips)]]
 
 
-def _load_export_model(run_dir: Path):
-    """The float model and, when ``ghost-kws qat`` made one, the run's QAT model."""
+def _load_export_model(run_dir: Path, use_qat: bool = True):
+    """The float model and, when ``ghost-kws qat`` made one (and ``use_qat``), the run's QAT
+    model."""
     from ghost_keras.training import load_run
 
     model, run_config = load_run(run_dir)
     qat_path = qat_model_path(run_dir)
-    if qat_path.is_file():
+    if use_qat and qat_path.is_file():
         return model, load_qat_model(qat_path), run_config
     return model, None, run_config
 
 
 def export_run(run_dir: str | Path, out: str | Path | None = None,
-               calibration_clips: int = 200, verbose: int = 0) -> ExportResult:
+               calibration_clips: int = 200, verbose: int = 0,
+               use_qat: bool = True) -> ExportResult:
     """Converts, verifies on TFLM and writes the int8 model of a training run.
 
     Args:
@@ -84,12 +86,14 @@ def export_run(run_dir: str | Path, out: str | Path | None = None,
         out: Output folder (default ``<run_dir>/export``).
         calibration_clips: Training clips used to calibrate post-training quantization.
         verbose: progress of the TFLM verification (:mod:`ghost_keras.progress`).
+        use_qat: Export the QAT model when the run has one; False: post-training
+            quantization of the float model even then (to compare the two).
     """
     from ghost_keras.training import run_datasets
 
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / "export"
-    float_model, qat_model, run_config = _load_export_model(run_dir)
+    float_model, qat_model, run_config = _load_export_model(run_dir, use_qat)
     datasets, _ = run_datasets(run_config)
     x_train, _ = datasets.as_numpy("train")
     x_test, y_test = datasets.as_numpy("test")

@@ -50,6 +50,7 @@ class VerifyReport:
     num_operators: int
     invoke_us: float  # median host time of one invoke (one frame, or one window)
     invokes_per_decision: int  # frames per 1-s decision for a step model, 1 for a window
+    recall: list[float | None]  # int8 TFLM recall by label id (None: no clip of the label)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -175,4 +176,6 @@ def verify_export(
         num_operators=interpreter.info.num_operators,
         invoke_us=invoke_us,
         invokes_per_decision=exported.frames if exported.kind == "step" else 1,
+        recall=[float(np.mean(tflm_pred[labels == i] == i)) if np.any(labels == i) else None
+                for i in range(logits.shape[-1])],
     )

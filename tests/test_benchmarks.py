@@ -122,7 +122,7 @@ def test_paper_table_columns_and_ghost_savings(bench):
     assert gru["params_vs_base"] == 1.0 and gru["state_bytes"] == ghost["state_bytes"] == 154
     for row in rows.values():
         assert row["seeds"] == 1 and row["int8_from"] == "qat"
-        for key in ("float_acc", "int8_tflm_acc"):
+        for key in ("float_acc", "int8_tflm_acc", "int8_unknown_recall"):
             mean = float(row[key].split("±")[0])
             assert 0.0 <= mean <= 100.0
     assert rows["gru_S"]["published"].startswith("Hello Edge GRU-S")
@@ -131,6 +131,27 @@ def test_paper_table_columns_and_ghost_savings(bench):
     # The paper recipe: normalized features, class-balanced epochs.
     saved = json.loads(next((bench["out"] / "runs").glob("gru_S_*/config.json")).read_text())
     assert saved["train"]["balance_classes"] and saved["train"]["normalize_features"]
+
+
+def test_paper_resume_reuses_the_float_and_qat_models_and_redoes_the_exports(tmp_path):
+    out = tmp_path / "results"
+    args = ["benchmarks.run", "paper", "--quick", "--data", "synthetic", "--models", "gru_S",
+            "--out", str(out)]
+    _run(args)
+    first = json.loads((out / "paper.json").read_text())["runs"]
+    export = out / "runs" / "gru_S_r1_seed0" / "export" / "export.json"
+    export.unlink()
+    run = _run([*args, "--resume"])
+    assert "reusing the float model and the QAT model" in run.stderr
+    assert "QAT 1 epochs" not in run.stderr and export.is_file()
+    again = json.loads((out / "paper.json").read_text())["runs"]
+    assert [r["model"] for r in first] == [r["model"] for r in again] == ["gru_S"]
+    assert not first[0]["qat_reused"] and again[0]["float_training_reused"]
+    assert again[0]["qat_reused"] and 0.0 <= first[0]["int8_unknown_recall"] <= 1.0
+    # The same float and QAT models: the same int8 models, so the same TFLM answers.
+    for key in ("float_accuracy", "qat_accuracy", "ptq_tflm_accuracy", "int8_tflm_accuracy",
+                "int8_unknown_recall"):
+        assert again[0][key] == first[0][key], key
 
 
 def test_deploy_measures_the_exports_and_streaming_beats_recomputing_the_window(bench):
