@@ -45,12 +45,16 @@ def _fake_pipeline(monkeypatch) -> None:
         Path(config.out_dir).mkdir(parents=True)
         (Path(config.out_dir) / "metrics.json").write_text(json.dumps(
             {"test_accuracy": 0.5, "profile": profile, "epoch_seconds": 1.0}))
+        (Path(config.out_dir) / "config.json").write_text(json.dumps(
+            {"labels": ["_silence_", "_unknown_", "yes"]}))
 
     report = types.SimpleNamespace(model_bytes=2000, arena_bytes=3000, accuracy=0.4,
-                                   agreement_float=0.9, agreement_qat=0.95, invoke_us=10.0)
+                                   agreement_float=0.9, agreement_qat=0.95, invoke_us=10.0,
+                                   recall=[1.0, 0.25, 0.5])
     monkeypatch.setattr(ghost_keras.training, "train", train)
     monkeypatch.setattr(firmware_export.pipeline, "export_run",
-                        lambda run_dir: types.SimpleNamespace(report=report, source="qat"))
+                        lambda run_dir, use_qat=True: types.SimpleNamespace(report=report,
+                                                                            source="qat"))
     monkeypatch.setattr(ghost_keras.quantization, "qat_run", lambda run_dir, epochs, verbose: 0.45)
 
 
