@@ -16,8 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import (LEARNING_RATES, DataChoice, progress, run_folder, spec_name,
-                               tiny_mode, train_one)
+from benchmarks.common import (LEARNING_RATES, PAPER_EPOCHS, DataChoice, progress, run_folder,
+                               spec_name, tiny_mode, train_one)
 
 #: The models of the suite (arch, size, ratio).
 LSTM_SPECS = [("lstm", "S", 1), ("ghost_lstm", "S", 2)]
@@ -36,7 +36,7 @@ def suite_int8_lstm(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     from ghost_keras.quantization import load_qat_model, qat_model_path, qat_run
 
     tiny = tiny_mode(quick)
-    epochs = epochs or (1 if tiny else 3 if quick else 12)
+    epochs = epochs or (1 if tiny else 3 if quick else PAPER_EPOCHS)
     qat_epochs = 1 if tiny else 2
     rows = []
     for arch, size, ratio in LSTM_SPECS:

@@ -11,8 +11,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import (LEARNING_RATES, PAPER_FULL, DataChoice, spec_name, tiny_mode,
-                               train_one)
+from benchmarks.common import (LEARNING_RATES, PAPER_EPOCHS, PAPER_FULL, DataChoice, spec_name,
+                               tiny_mode, train_one)
 
 #: The GhostRNN paper's (Zhou et al., Interspeech 2023, arXiv 2411.14489) and Hello Edge's
 #: (Zhang et al. 2017, arXiv 1711.07128) published KWS figures,
@@ -47,7 +47,7 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
         if unknown:
             raise SystemExit(f"unknown models {sorted(unknown)}; choose from {sorted(known)}")
         specs = [known[m] for m in models]
-    epochs = epochs or (1 if tiny_mode(quick) else 3 if quick else 12)
+    epochs = epochs or (1 if tiny_mode(quick) else 3 if quick else PAPER_EPOCHS)
     from ghost_keras.quantization.run import DEFAULT_QAT_EPOCHS
 
     qat_epochs = 1 if quick else DEFAULT_QAT_EPOCHS  # at DEFAULT_QAT_LEARNING_RATE

@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="real (../shared/data), synthetic, or a Speech Commands folder")
     parser.add_argument("--seeds", type=int, help="seeds of every model at S (default 3, quick 1; M and L: 1)")
     parser.add_argument("--models", nargs="*", help="paper, deploy, redundancy: only these (e.g. gru_S ghost_gru_S_r2)")
-    parser.add_argument("--epochs", type=int, help="paper, streaming, recipe: training epochs (default 12, quick 3, tiny 1)")
+    parser.add_argument("--epochs", type=int, help="paper, streaming, int8_lstm: training epochs (default 30, quick 3, tiny 1); "
+                             "recipe: the same, default 12")
     parser.add_argument("--out", default="results", help="results folder")
     parser.add_argument("--resume", action="store_true",
                         help="paper: reuse a run's float model when its training config is the "

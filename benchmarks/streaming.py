@@ -43,8 +43,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import (LEARNING_RATES, DataChoice, progress, run_folder, spec_name,
-                               tiny_mode, train_one)
+from benchmarks.common import (LEARNING_RATES, PAPER_EPOCHS, DataChoice, progress, run_folder,
+                               spec_name, tiny_mode, train_one)
 
 #: (arch, size, ratio) of the suite.
 STREAMING_SPECS = [("gru", "S", 1), ("ghost_gru", "S", 2), ("ds_cnn", "S", 1)]
@@ -297,7 +297,7 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
 
     tiny = tiny_mode(quick)
     minutes = 1.0 if tiny else 5.0 if quick else 60.0
-    epochs = epochs or (1 if tiny else 3 if quick else 12)
+    epochs = epochs or (1 if tiny else 3 if quick else PAPER_EPOCHS)
     stream_config = (StreamTrainConfig(epochs=1, minutes_per_epoch=2, validation_minutes=1,
                                        chunk_frames=250)
                      if tiny else
