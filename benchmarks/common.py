@@ -158,18 +158,20 @@ def _reusable(run_dir: Path, config: Any) -> bool:
             and saved.to_dict() == config.to_dict())
 
 
-def _qat_reusable(run_dir: Path, epochs: int) -> bool:
-    """Whether ``run_dir`` holds a finished QAT fine-tuning of ``epochs`` epochs at the default
-    rate (the float model it started from must be reused too)."""
+def _reusable_qat_accuracy(run_dir: Path, epochs: int) -> float | None:
+    """The test accuracy of the finished QAT fine-tuning of ``epochs`` epochs at the default
+    rate that ``run_dir`` holds, None if it holds none (the float model it started from must be
+    reused too)."""
     from ghost_keras.quantization import qat_model_path
     from ghost_keras.quantization.run import DEFAULT_QAT_LEARNING_RATE
 
     try:
         done = json.loads((run_dir / "qat" / "metrics.json").read_text())
     except (OSError, ValueError):
-        return False
-    return (qat_model_path(run_dir).is_file() and done.get("epochs") == epochs
+        return None
+    same = (qat_model_path(run_dir).is_file() and done.get("epochs") == epochs
             and done.get("learning_rate") == DEFAULT_QAT_LEARNING_RATE)
+    return done["test_accuracy"] if same else None
 
 
 def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: DataChoice,
@@ -192,7 +194,9 @@ def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Data
                          **PAPER_RECIPE)
     start = time.perf_counter()
     reused = resume and _reusable(run_dir, config)
-    qat_reused = reused and bool(qat_epochs) and _qat_reusable(run_dir, qat_epochs)
+    qat_accuracy = (_reusable_qat_accuracy(run_dir, qat_epochs) if reused and qat_epochs
+                    else None)
+    qat_reused = qat_accuracy is not None
     if reused:  # same float training: export it again (and redo QAT unless it is the same)
         progress(f"{head}: resume: reusing the float model"
                  f"{' and the QAT model' if qat_reused else ''} of {run_dir}")
@@ -205,15 +209,11 @@ def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Data
     progress(f"{head}: float {100 * metrics['test_accuracy']:.1f}%; post-training int8 "
              "export, every test clip on TFLM")
     ptq = export_run(run_dir, use_qat=False)  # post-training quantization of the float model
-    qat_accuracy = None
     export = ptq
     if qat_epochs:
         from ghost_keras.quantization import qat_run
 
-        if qat_reused:
-            qat_accuracy = json.loads((run_dir / "qat" / "metrics.json").read_text())[
-                "test_accuracy"]
-        else:
+        if not qat_reused:
             progress(f"{head}: QAT {qat_epochs} epochs, then its int8 export")
             qat_accuracy = qat_run(run_dir, epochs=qat_epochs, verbose=0)
         export = export_run(run_dir)

@@ -23,9 +23,9 @@ result's ``det`` (so the PNG can be re-drawn from the JSON).
 Clip-trained runs are reused from ``<out>/runs/`` when the ``paper`` suite (same ``--out``,
 same ``--epochs``) has made them; missing ones are trained here the same way. A
 stream-trained run (``<clip run>_<recipe>``, one per :data:`STREAM_RECIPES` row asked for) is
-reused when it was made with the same ``StreamTrainConfig``; it is quantized by per-frame QAT (``ghost-kws qat`` on a stream-trained
-run: on training streams with the per-frame targets), so its int8 model keeps the stream
-training.
+reused when it was made with the same ``StreamTrainConfig``; it is quantized by per-frame QAT
+(``ghost-kws qat`` on a stream-trained run: on training streams with the per-frame targets),
+so its int8 model keeps the stream training.
 
 Every run is also scored at the operating point it deploys: chosen by ``ghost-kws
 operating-point`` for :data:`TARGET_FA_PER_HOUR` on a stream of its validation speakers, then
