@@ -174,6 +174,32 @@ def _reusable_qat_accuracy(run_dir: Path, epochs: int) -> float | None:
     return done["test_accuracy"] if same else None
 
 
+#: TrainConfig fields that name folders of this machine, not how the model was trained.
+_MACHINE_FIELDS = ("data_dirs", "split_dirs", "out_dir", "cache_dir")
+
+
+def run_config(out: Path, arch: str, size: str, ratio: int, seed: int, data: DataChoice,
+               epochs: int, learning_rates: list[float]) -> Any:
+    """The TrainConfig of one clip-trained benchmark run (the paper recipe) in its folder."""
+    from ghost_keras.training import TrainConfig
+
+    extra = ({"synthetic_clips_per_word": data.synthetic_clips_per_word}
+             if data.synthetic_clips_per_word else {})
+    return TrainConfig(arch=arch, size=size, ratio=max(ratio, 1), data_dirs=data.data_dirs,
+                       split_dirs=data.split_dirs, speaker_split=data.speaker_split,
+                       epochs=epochs, learning_rates=learning_rates, seed=seed,
+                       out_dir=str(run_folder(out, arch, size, ratio, seed)),
+                       cache_dir=str(out / "cache"), **extra, **PAPER_RECIPE)
+
+
+def run_settings(config: Any, data: DataChoice, qat_epochs: int) -> dict[str, Any]:
+    """What decides a run's figures, free of this machine's paths: its training config, the
+    data it names and its QAT epochs. Two runs with equal settings are the same experiment."""
+    train = {k: v for k, v in config.to_dict().items() if k not in _MACHINE_FIELDS}
+    # Through JSON, so settings compare equal to ones read back from a results file.
+    return json.loads(json.dumps({"train": train, "data": data.name, "qat_epochs": qat_epochs}))
+
+
 def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: DataChoice,
               epochs: int, qat_epochs: int, learning_rates: list[float],
               resume: bool = False, tag: str = "") -> dict[str, Any]:
@@ -181,17 +207,11 @@ def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Data
     lines."""
     from firmware_export.pipeline import export_run
     from ghost_keras.data import UNKNOWN
-    from ghost_keras.training import TrainConfig, train
+    from ghost_keras.training import train
 
     head = f"{tag + ' ' if tag else ''}{spec_name(arch, size, ratio)} seed {seed}"
     run_dir = run_folder(out, arch, size, ratio, seed)
-    extra = ({"synthetic_clips_per_word": data.synthetic_clips_per_word}
-             if data.synthetic_clips_per_word else {})
-    config = TrainConfig(arch=arch, size=size, ratio=max(ratio, 1), data_dirs=data.data_dirs,
-                         split_dirs=data.split_dirs, speaker_split=data.speaker_split,
-                         epochs=epochs, learning_rates=learning_rates, seed=seed,
-                         out_dir=str(run_dir), cache_dir=str(out / "cache"), **extra,
-                         **PAPER_RECIPE)
+    config = run_config(out, arch, size, ratio, seed, data, epochs, learning_rates)
     start = time.perf_counter()
     reused = resume and _reusable(run_dir, config)
     qat_accuracy = (_reusable_qat_accuracy(run_dir, qat_epochs) if reused and qat_epochs
@@ -236,6 +256,7 @@ def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Data
         "int8_source": export.source, "epoch_seconds": metrics["epoch_seconds"],
         "float_training_reused": reused, "qat_reused": qat_reused,
         "wall_seconds": time.perf_counter() - start,
+        "settings": run_settings(config, data, qat_epochs),
     }
 
 

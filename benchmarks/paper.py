@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import (LEARNING_RATES, PAPER_EPOCHS, PAPER_FULL, DataChoice, spec_name,
-                               tiny_mode, train_one)
+from benchmarks.common import (LEARNING_RATES, PAPER_EPOCHS, PAPER_FULL, DataChoice, progress,
+                               run_config, run_settings, spec_name, tiny_mode, train_one)
+from ghost_keras.fileio import atomic_write_json
+
+#: The suite's runs so far, rewritten after each one.
+PARTIAL = "paper.partial.json"
 
 #: The GhostRNN paper's (Zhou et al., Interspeech 2023, arXiv 2411.14489) and Hello Edge's
 #: (Zhang et al. 2017, arXiv 1711.07128) published KWS figures,
@@ -30,16 +35,31 @@ PUBLISHED = {
 PAPER_QUICK = [("gru", "S", 1), ("ghost_gru", "S", 2)]
 
 
+def recorded_runs(path: Path) -> list[dict[str, Any]]:
+    """The runs of an earlier paper suite's JSON that carry their settings (older ones don't)."""
+    try:
+        runs = json.loads(path.read_text())["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SystemExit(f"--resume-from {path}: not a paper suite's JSON ({err}); pass the "
+                         f"paper.json or {PARTIAL} an earlier run wrote") from None
+    return [r for r in runs if isinstance(r, dict) and "settings" in r]
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     return (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                 models: list[str] | None = None, epochs: int | None = None,
-                resume: bool = False) -> dict[str, Any]:
+                resume: bool = False, resume_from: Path | None = None) -> dict[str, Any]:
     """Trains, quantizes and exports every model (``models``: only these) and seed; one row per
     run and, per model, the mean and spread over its seeds against its base (the GRU or LSTM of
-    the same size)."""
+    the same size).
+
+    ``resume_from``: a ``paper.json`` or ``paper.partial.json`` of an earlier run (one committed
+    beside ``docs/results.md``, say): its runs whose settings (:func:`run_settings`) equal this
+    run's are taken as recorded instead of trained again, so a suite longer than one working
+    session is finished in several."""
     specs = PAPER_QUICK if quick else PAPER_FULL
     if models:
         known = {spec_name(*spec): spec for spec in PAPER_FULL}
@@ -57,12 +77,24 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     # M and L, whose GRU / GhostGRU rows alone cost about 4x the S ones on 2 cores.
     plan = [(arch, size, ratio, seed) for arch, size, ratio in specs
             for seed in range(n_seeds if size == "S" else 1)]
+    recorded = recorded_runs(resume_from) if resume_from else []
     runs = []
     for i, (arch, size, ratio, seed) in enumerate(plan, 1):
-        row = train_one(out, arch, size, ratio, seed, data, epochs, qat_epochs, rates,
-                        resume=resume, tag=f"paper {i}/{len(plan)}")
+        tag = f"paper {i}/{len(plan)}"
+        settings = run_settings(run_config(out, arch, size, ratio, seed, data, epochs, rates),
+                                data, qat_epochs)
+        row = next((r for r in recorded if r.get("settings") == settings), None)
+        if row:
+            progress(f"{tag} {spec_name(arch, size, ratio)} seed {seed}: taken from "
+                     f"{resume_from} (same settings; recorded {row['recorded']})")
+        else:
+            row = train_one(out, arch, size, ratio, seed, data, epochs, qat_epochs, rates,
+                            resume=resume, tag=tag)
+            row["recorded"] = time.strftime("%Y-%m-%d")
         print(json.dumps(row), flush=True)
         runs.append(row)
+        # Finished runs survive an interrupted suite: --resume-from this file picks them up.
+        atomic_write_json(out / PARTIAL, {"suite": "paper", "runs": runs})
     summary = []
     for model in dict.fromkeys(r["model"] for r in runs):
         group = [r for r in runs if r["model"] == model]

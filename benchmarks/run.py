@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="paper: reuse a run's float model when its training config is the "
                              "same, and its QAT model when the QAT settings are too (the int8 "
                              "exports are redone); recipe: skip finished runs")
+    parser.add_argument("--resume-from", type=Path, metavar="JSON",
+                        help="paper: take the runs of this earlier paper.json / "
+                             "paper.partial.json whose settings are the same instead of "
+                             "training them again (e.g. docs/results/paper.json)")
     parser.add_argument("--rows", nargs="*", help="recipe: only these rows (e.g. baseline +extra); streaming: these "
                              "stream-training recipes (default: stream)")
     args = parser.parse_args(argv)
@@ -99,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.suites:
         start = time.perf_counter()
         extra = ({"resume": args.resume} if name in ("paper", "recipe") else {}) | (
+            {"resume_from": args.resume_from} if name == "paper" else {}) | (
             {"rows": args.rows} if name in ("recipe", "streaming") else {})
         result = SUITES[name](out, args.quick, data, args.seeds, models=args.models,
                               epochs=args.epochs, **extra)
