@@ -195,9 +195,25 @@ def run_config(out: Path, arch: str, size: str, ratio: int, seed: int, data: Dat
 def run_settings(config: Any, data: DataChoice, qat_epochs: int) -> dict[str, Any]:
     """What decides a run's figures, free of this machine's paths: its training config, the
     data it names and its QAT epochs. Two runs with equal settings are the same experiment."""
+    return _settings(config, data.name, qat_epochs)
+
+
+def same_settings(recorded: dict[str, Any], settings: dict[str, Any]) -> bool:
+    """Whether a row's recorded settings are ``settings``; a TrainConfig field added since the
+    row was recorded takes its default (the behaviour that run had), as in :func:`_reusable`."""
+    from ghost_keras.training import TrainConfig
+
+    try:
+        config = TrainConfig.from_dict(recorded["train"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return _settings(config, recorded.get("data"), recorded.get("qat_epochs")) == settings
+
+
+def _settings(config: Any, data_name: str | None, qat_epochs: int | None) -> dict[str, Any]:
     train = {k: v for k, v in config.to_dict().items() if k not in _MACHINE_FIELDS}
     # Through JSON, so settings compare equal to ones read back from a results file.
-    return json.loads(json.dumps({"train": train, "data": data.name, "qat_epochs": qat_epochs}))
+    return json.loads(json.dumps({"train": train, "data": data_name, "qat_epochs": qat_epochs}))
 
 
 def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: DataChoice,

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (LEARNING_RATES, PAPER_EPOCHS, PAPER_FULL, DataChoice, progress,
-                               run_config, run_settings, spec_name, tiny_mode, train_one)
+                               run_config, run_settings, same_settings,
+                               spec_name, tiny_mode, train_one)
 from ghost_keras.fileio import atomic_write_json
 
 #: The suite's runs so far, rewritten after each one.
@@ -83,7 +84,7 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
         tag = f"paper {i}/{len(plan)}"
         settings = run_settings(run_config(out, arch, size, ratio, seed, data, epochs, rates),
                                 data, qat_epochs)
-        row = next((r for r in recorded if r.get("settings") == settings), None)
+        row = next((r for r in recorded if same_settings(r["settings"], settings)), None)
         if row:
             progress(f"{tag} {spec_name(arch, size, ratio)} seed {seed}: taken from "
                      f"{resume_from} (same settings; recorded {row['recorded']})")

@@ -6,10 +6,12 @@ front end's features as they come), ``+norm`` (features normalized to mean 0 and
 deviation 1 over the training clips, the default since), ``+extra`` (speech_commands_extra's
 clips and real background noise), ``+balance``
 (class-balanced sampling), ``+specaug`` (time and frequency masks), ``+ls_cosine`` (label
-smoothing 0.1, 1-epoch warmup and cosine decay), ``+wd`` (AdamW weight decay). One row branches
-off ``+extra`` instead: ``+distill``, the ``+extra`` recipe with knowledge distillation from a
-GRU-L trained with that same recipe (:data:`TEACHER`, trained once into ``recipe_runs``; compare
-it with ``+extra``). Float models only (no QAT or export).
+smoothing 0.1, 1-epoch warmup and cosine decay), ``+wd`` (AdamW weight decay). Two rows branch
+off instead: ``+distill``, the ``+extra`` recipe with knowledge distillation from a GRU-L
+trained with that same recipe (:data:`TEACHER`, trained once into ``recipe_runs``; compare it
+with ``+extra``), and ``+synthetic``, the ``+balance`` recipe with :data:`SYNTHETIC_CLIPS`
+eSpeak NG clips per word added to the training split (compare it with ``+balance``). Float
+models only (no QAT or export).
 
 Every row is scored on **one** test set: the baseline data's test split (mini's hash-test
 speakers + 40% of test12's speakers), featurized as the paper suite does without the extra folder.
@@ -40,6 +42,9 @@ RECIPE_MODELS = [("gru", "S", 1), ("ghost_gru", "S", 2)]
 SPEC_AUGMENT = {"time_masks": 2, "time_mask_frames": 10, "freq_masks": 2, "freq_mask_bins": 8}
 LS_COSINE = {"label_smoothing": 0.1, "lr_schedule": "cosine", "warmup_epochs": 1.0}
 WEIGHT_DECAY = {"weight_decay": 0.05}
+#: eSpeak NG clips per word of the ``+synthetic`` row: 1,000 keyword and 2,500 other-word clips
+#: beside ~8,600 real training clips (of them ~520 real unknown words).
+SYNTHETIC_CLIPS = 100
 
 
 @dataclass
@@ -52,7 +57,7 @@ class Row:
     teacher: bool = False  # distil from TEACHER trained with the same data and fields
 
 
-#: The rows, each the one before plus one change.
+#: The rows, each the one before plus one change (the last two branch off).
 ROWS = [
     Row("baseline", False, {"normalize_features": False}),
     Row("+norm", False),
@@ -62,6 +67,8 @@ ROWS = [
     Row("+ls_cosine", True, {"balance_classes": True, **SPEC_AUGMENT, **LS_COSINE}),
     Row("+wd", True, {"balance_classes": True, **SPEC_AUGMENT, **LS_COSINE, **WEIGHT_DECAY}),
     Row("+distill", True, {"distill_alpha": 0.5, "distill_temperature": 4.0}, teacher=True),
+    Row("+synthetic", True, {"balance_classes": True,
+                             "synthetic_train_clips_per_word": SYNTHETIC_CLIPS}),
 ]
 #: The teacher of the ``+distill`` row (arch, size, ratio): the most accurate model of the paper
 #: suite (GRU-L, 81.2% at 12 epochs) and cheap to train (21 s per epoch there).

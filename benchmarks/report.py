@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import ghost_keras  # noqa: F401  (tf-keras before TensorFlow, quiet TF logs)
-from ghost_keras.fileio import atomic_write_bytes, atomic_write_text
+from ghost_keras.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 #: Suites in page order; any other ``*.json`` with a ``suite`` and a ``summary`` follows.
 SUITE_ORDER = ["paper", "recipe", "int8_lstm", "deploy", "streaming", "redundancy",
@@ -110,7 +110,9 @@ DESCRIPTIONS = {
         "(the default since; `baseline` trains on them as the front end gives them), "
         "`+extra` speech_commands_extra's clips and real background noise, `+balance` "
         "class-balanced sampling, `+specaug` time and frequency masks, `+ls_cosine` label "
-        "smoothing 0.1 with 1-epoch warmup and cosine decay, `+wd` AdamW weight decay. Every "
+        "smoothing 0.1 with 1-epoch warmup and cosine decay, `+wd` AdamW weight decay. Two rows "
+        "branch off instead: `+distill` (`+extra` with a GRU-L teacher) and `+synthetic` "
+        "(`+balance` with 100 eSpeak NG clips per word in the training split). Every "
         "row scored on one test set (the baseline data's test split); `own_test_acc`: on the "
         "row's own test split (not comparable across rows)."),
     "int8_lstm": (
@@ -319,6 +321,9 @@ def suite_section(result: dict[str, Any], results_dir: Path, image_dir: Path,
     settings = _settings(result)
     if settings:
         lines.append(f"- Settings: {settings}")
+    # The figures themselves beside the page: what a later report or --resume-from reads.
+    written.append(atomic_write_json(image_dir / f"{name}.json", result))
+    lines.append(f"- Results file: [`{image_dir.name}/{name}.json`]({image_dir.name}/{name}.json)")
     lines += ["", markdown_table(result["summary"], table_columns(result)), ""]
     if result.get("device"):
         lines += ["On a Cortex-M4 (QEMU mps2-an386; instructions, not cycles):", "",

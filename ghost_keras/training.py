@@ -72,6 +72,9 @@ class TrainConfig:
         out_dir: The run folder.
         cache_dir: Feature cache (default: ``<out_dir>/../.cache/features``).
         synthetic_clips_per_word: Size of the synthetic set when no data is given.
+        synthetic_train_clips_per_word: eSpeak NG clips per word (10 keywords, 25 other words)
+            added to the *training* split of the real data (its own validation and test
+            clips are left out, so the scores stay on real speech); 0: none.
         strategy: ``auto`` (MirroredStrategy when several GPUs exist), ``default`` or
             ``mirrored``.
         split_dirs: Folders split by speaker with ``speaker_split`` (e.g. the 12-class test
@@ -115,6 +118,7 @@ class TrainConfig:
     out_dir: str = "runs/latest"
     cache_dir: str | None = None
     synthetic_clips_per_word: int = 100
+    synthetic_train_clips_per_word: int = 0
     strategy: str = "auto"
     split_dirs: list[str] = field(default_factory=list)
     speaker_split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
@@ -135,6 +139,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"unknown arch {self.arch!r}; choose one of {sorted(ARCHITECTURES)}.")
+        if self.synthetic_train_clips_per_word < 0:
+            raise ValueError(f"synthetic_train_clips_per_word="
+                             f"{self.synthetic_train_clips_per_word}: must be >= 0.")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be at least 1.")
         if not self.learning_rates or min(self.learning_rates) <= 0:
@@ -190,12 +197,27 @@ def load_index(config: TrainConfig, verbose: int = 0) -> kws_data.SpeechCommands
         with Progress("speech synthesis (eSpeak NG)", unit="clips", verbose=verbose) as bar:
             dirs = [str(ensure_dataset(clips_per_word=config.synthetic_clips_per_word,
                                        seed=config.seed, progress=bar.update))]
-    several = len(dirs) + len(config.split_dirs) > 1
+    several = len(dirs) + len(config.split_dirs) > 1 or config.synthetic_train_clips_per_word
     indexes = [kws_data.scan(d, config.keywords, allow_missing_keywords=several) for d in dirs]
     for d in config.split_dirs:
         index = kws_data.scan(d, config.keywords, split="none", allow_missing_keywords=several)
         indexes.append(index.with_speaker_split(tuple(config.speaker_split), seed=config.seed))
+    if config.synthetic_train_clips_per_word:
+        indexes.append(_synthetic_training_clips(config, verbose))
     return indexes[0] if len(indexes) == 1 else kws_data.merge(*indexes)
+
+
+def _synthetic_training_clips(config: TrainConfig, verbose: int) -> kws_data.SpeechCommandsIndex:
+    """The eSpeak NG set of ``synthetic_train_clips_per_word``, every clip in the training split,
+    without its generated noise (the real data's background noise stays the only one)."""
+    from ghost_keras.data.synthetic import ensure_dataset
+
+    with Progress("speech synthesis (eSpeak NG)", unit="clips", verbose=verbose) as bar:
+        root = ensure_dataset(clips_per_word=config.synthetic_train_clips_per_word,
+                              seed=config.seed, progress=bar.update)
+    index = kws_data.scan(root, config.keywords, split="none", allow_missing_keywords=True)
+    clips = tuple(dataclasses.replace(c, split="train") for c in index.clips)
+    return dataclasses.replace(index, clips=clips, noise_paths=())
 
 
 def _strategy(name: str) -> tf.distribute.Strategy:

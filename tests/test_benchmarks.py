@@ -329,6 +329,8 @@ def test_report_page_has_every_suite_table_and_its_plots(bench):
         assert f"- Command: `{result['command']}`" in text
         assert f"- Date: {result['date']}" in text and f"- Machine: {result['machine']}" in text
         assert "- Wall time: " in text and "- Data: synthetic" in text
+        # The figures beside the page, as the suite wrote them (what --resume-from reads).
+        assert json.loads((page.parent / "results" / f"{name}.json").read_text()) == result
     paper_header = _markdown_header(text, "model")  # the first "model" table is paper's
     assert sorted(paper_header) == sorted(bench["results"]["paper"]["columns"])  # none dropped
     assert _in_order(PAPER_COLUMNS, paper_header)

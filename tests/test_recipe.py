@@ -227,3 +227,27 @@ def test_default_real_data_includes_the_extra_folder_and_its_noise(extra_dir, mi
         p.name for p in (extra_dir / "_background_noise_").iterdir())
     pool = NoisePool(index.background_noise())
     assert not pool.synthetic and len(pool.recordings) == 6  # real noise, not the stand-in
+
+
+def test_synthetic_clips_join_the_training_split_only(extra_dir):
+    import dataclasses
+
+    from benchmarks.common import TINY_CLIPS_PER_WORD, data_choice
+    from ghost_keras.data import scan
+    from ghost_keras.data.synthetic import ensure_dataset
+
+    data = data_choice("real")
+    real = TrainConfig(data_dirs=data.data_dirs, split_dirs=data.split_dirs,
+                       speaker_split=data.speaker_split)
+    mixed = dataclasses.replace(real, synthetic_train_clips_per_word=TINY_CLIPS_PER_WORD)
+    without, with_synthetic = load_index(real), load_index(mixed)
+    # Scores stay on real speech: validation and test are the same clips.
+    for split in ("validation", "test"):
+        assert with_synthetic.split(split) == without.split(split)
+    root = ensure_dataset(clips_per_word=TINY_CLIPS_PER_WORD, seed=0)
+    added = set(with_synthetic.split("train")) - set(without.split("train"))
+    assert {c.path for c in added} == {c.path for c in scan(root, split="none").clips}
+    assert {c.label for c in added} >= {"_unknown_", "yes", "off"}
+    assert with_synthetic.noise_paths == without.noise_paths  # no generated noise joins
+    with pytest.raises(ValueError, match="synthetic_train_clips_per_word"):
+        TrainConfig(synthetic_train_clips_per_word=-1)
