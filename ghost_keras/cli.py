@@ -50,7 +50,8 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
 #: TrainConfig fields that `train` takes as options of the same name (the recipe group).
 RECIPE_OPTIONS = ("balance_classes", "time_masks", "time_mask_frames", "freq_masks",
                   "freq_mask_bins", "label_smoothing", "weight_decay", "lr_schedule",
-                  "warmup_epochs", "teacher_run", "distill_alpha", "distill_temperature")
+                  "warmup_epochs", "teacher_run", "distill_alpha", "distill_temperature",
+                  "synthetic_train_clips_per_word")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -281,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="weight of the teacher's soft targets in the loss")
     recipe.add_argument("--distill-temperature", type=float, default=4.0,
                         help="softmax temperature of the soft targets")
+    recipe.add_argument("--synthetic-train-clips-per-word", type=int, default=0, metavar="N",
+                        help="eSpeak NG clips per word added to the training split of --data "
+                             "(validation and test stay real speech)")
     _add_verbose(p, 1, KERAS_VERBOSE)
     p.set_defaults(func=_cmd_train)
 

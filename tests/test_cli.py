@@ -104,13 +104,15 @@ def test_train_recipe_options_are_the_train_config_fields_with_its_defaults(monk
     assert cli.main(["train", "--balance-classes", "--time-masks", "2", "--time-mask-frames", "10",
                  "--lr-schedule", "cosine", "--warmup-epochs", "1", "--label-smoothing",
                  "0.1", "--weight-decay", "0.05", "--teacher-run", "runs/big",
-                 "--distill-alpha", "0.7", "--distill-temperature", "2"]) == 130
+                 "--distill-alpha", "0.7", "--distill-temperature", "2",
+                 "--synthetic-train-clips-per-word", "40"]) == 130
     config = seen["config"]
     assert (config.balance_classes, config.time_masks, config.time_mask_frames,
             config.lr_schedule, config.warmup_epochs, config.label_smoothing,
             config.weight_decay) == (True, 2, 10, "cosine", 1.0, 0.1, 0.05)
     assert (config.teacher_run, config.distill_alpha, config.distill_temperature) == (
         "runs/big", 0.7, 2.0)
+    assert config.synthetic_train_clips_per_word == 40
 
 
 def test_every_default_is_shown_in_help():
