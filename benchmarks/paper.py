@@ -46,6 +46,11 @@ def recorded_runs(path: Path) -> list[dict[str, Any]]:
     return [r for r in runs if isinstance(r, dict) and "settings" in r]
 
 
+def _vs_base(row: dict[str, Any], base: dict[str, Any] | None, key: str) -> float | None:
+    """``row[key]`` against its base model's; None (not a false 1) when the base did not run."""
+    return row[key] / base[key] if base else None
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     return (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
 
@@ -101,7 +106,7 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
         group = [r for r in runs if r["model"] == model]
         first = group[0]
         base = next((r for r in runs if r["arch"] == first["arch"].replace("ghost_", "")
-                     and r["size"] == first["size"]), first)
+                     and r["size"] == first["size"]), None)
         fa = _mean_std([r["float_accuracy"] for r in group])
         pa = _mean_std([r["ptq_tflm_accuracy"] for r in group])
         ia = _mean_std([r["int8_tflm_accuracy"] for r in group])
@@ -109,12 +114,12 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
         ua = _mean_std(unknown) if None not in unknown else None
         summary.append({
             "model": model, "seeds": len(group), "params": first["params"],
-            "params_vs_base": first["params"] / base["params"],
+            "params_vs_base": _vs_base(first, base, "params"),
             "tflite_bytes": first["tflite_bytes"],
-            "flash_vs_base": first["tflite_bytes"] / base["tflite_bytes"],
+            "flash_vs_base": _vs_base(first, base, "tflite_bytes"),
             "macs_per_frame": first["macs_per_frame"],
             "macs_per_decision": first["macs_per_decision"],
-            "macs_vs_base": first["macs_per_decision"] / base["macs_per_decision"],
+            "macs_vs_base": _vs_base(first, base, "macs_per_decision"),
             "state_bytes": first["state_bytes"], "arena_bytes": first["arena_bytes"],
             "float_acc": f"{100 * fa[0]:.1f} ± {100 * fa[1]:.1f}",
             "ptq_int8_tflm_acc": f"{100 * pa[0]:.1f} ± {100 * pa[1]:.1f}",
