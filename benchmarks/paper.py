@@ -81,7 +81,7 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     n_seeds = seeds or (1 if quick else 3)
     # Several seeds for every model at S (the paper's comparison and its baselines); one at
     # M and L (at 30 epochs 10-12 min per run on 2 cores, against 8-10 at S: three seeds of
-    # their six models would add about 2.5 hours).
+    # their six models would add about 2 hours).
     plan = [(arch, size, ratio, seed) for arch, size, ratio in specs
             for seed in range(n_seeds if size == "S" else 1)]
     recorded = recorded_runs(resume_from) if resume_from else []
