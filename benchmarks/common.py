@@ -198,16 +198,17 @@ def run_settings(config: Any, data: DataChoice, qat_epochs: int) -> dict[str, An
     return _settings(config, data.name, qat_epochs)
 
 
-def same_settings(recorded: dict[str, Any], settings: dict[str, Any]) -> bool:
-    """Whether a row's recorded settings are ``settings``; a TrainConfig field added since the
-    row was recorded takes its default (the behaviour that run had), as in :func:`_reusable`."""
+def recorded_settings(recorded: dict[str, Any]) -> dict[str, Any] | None:
+    """A row's recorded settings as :func:`run_settings` gives them today (None if unreadable):
+    a TrainConfig field added since the row was recorded takes its default (the behaviour that
+    run had), as in :func:`_reusable`."""
     from ghost_keras.training import TrainConfig
 
     try:
         config = TrainConfig.from_dict(recorded["train"])
     except (KeyError, TypeError, ValueError):
-        return False
-    return _settings(config, recorded.get("data"), recorded.get("qat_epochs")) == settings
+        return None
+    return _settings(config, recorded.get("data"), recorded.get("qat_epochs"))
 
 
 def _settings(config: Any, data_name: str | None, qat_epochs: int | None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (LEARNING_RATES, PAPER_EPOCHS, PAPER_FULL, DataChoice, progress,
-                               run_config, run_settings, same_settings,
+                               recorded_settings, run_config, run_settings,
                                spec_name, tiny_mode, train_one)
 from ghost_keras.fileio import atomic_write_json
 
@@ -84,13 +84,15 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     # their six models would add about 2 hours).
     plan = [(arch, size, ratio, seed) for arch, size, ratio in specs
             for seed in range(n_seeds if size == "S" else 1)]
-    recorded = recorded_runs(resume_from) if resume_from else []
+    # Each recorded row's settings read once, as this code would write them.
+    recorded = [(recorded_settings(r["settings"]), r)
+                for r in (recorded_runs(resume_from) if resume_from else [])]
     runs = []
     for i, (arch, size, ratio, seed) in enumerate(plan, 1):
         tag = f"paper {i}/{len(plan)}"
         settings = run_settings(run_config(out, arch, size, ratio, seed, data, epochs, rates),
                                 data, qat_epochs)
-        row = next((r for r in recorded if same_settings(r["settings"], settings)), None)
+        row = next((r for known, r in recorded if known == settings), None)
         if row:
             progress(f"{tag} {spec_name(arch, size, ratio)} seed {seed}: taken from "
                      f"{resume_from} (same settings; recorded {row['recorded']})")

@@ -192,12 +192,9 @@ def load_index(config: TrainConfig, verbose: int = 0) -> kws_data.SpeechCommands
     (``verbose``: its progress line, :mod:`ghost_keras.progress`)."""
     dirs = list(config.data_dirs)
     if not dirs and not config.split_dirs:
-        from ghost_keras.data.synthetic import ensure_dataset
-
-        with Progress("speech synthesis (eSpeak NG)", unit="clips", verbose=verbose) as bar:
-            dirs = [str(ensure_dataset(clips_per_word=config.synthetic_clips_per_word,
-                                       seed=config.seed, progress=bar.update))]
-    several = len(dirs) + len(config.split_dirs) > 1 or config.synthetic_train_clips_per_word
+        dirs = [str(_synthetic_set(config.synthetic_clips_per_word, config.seed, verbose))]
+    several = (len(dirs) + len(config.split_dirs) > 1
+               or config.synthetic_train_clips_per_word > 0)
     indexes = [kws_data.scan(d, config.keywords, allow_missing_keywords=several) for d in dirs]
     for d in config.split_dirs:
         index = kws_data.scan(d, config.keywords, split="none", allow_missing_keywords=several)
@@ -207,14 +204,18 @@ def load_index(config: TrainConfig, verbose: int = 0) -> kws_data.SpeechCommands
     return indexes[0] if len(indexes) == 1 else kws_data.merge(*indexes)
 
 
-def _synthetic_training_clips(config: TrainConfig, verbose: int) -> kws_data.SpeechCommandsIndex:
-    """The eSpeak NG set of ``synthetic_train_clips_per_word``, every clip in the training split,
-    without its generated noise (the real data's background noise stays the only one)."""
+def _synthetic_set(clips_per_word: int, seed: int, verbose: int) -> Path:
+    """The eSpeak NG set's folder (made once, then from the cache), with a progress line."""
     from ghost_keras.data.synthetic import ensure_dataset
 
     with Progress("speech synthesis (eSpeak NG)", unit="clips", verbose=verbose) as bar:
-        root = ensure_dataset(clips_per_word=config.synthetic_train_clips_per_word,
-                              seed=config.seed, progress=bar.update)
+        return ensure_dataset(clips_per_word=clips_per_word, seed=seed, progress=bar.update)
+
+
+def _synthetic_training_clips(config: TrainConfig, verbose: int) -> kws_data.SpeechCommandsIndex:
+    """The eSpeak NG set of ``synthetic_train_clips_per_word``, every clip in the training split,
+    without its generated noise (the real data's background noise stays the only one)."""
+    root = _synthetic_set(config.synthetic_train_clips_per_word, config.seed, verbose)
     index = kws_data.scan(root, config.keywords, split="none", allow_missing_keywords=True)
     clips = tuple(dataclasses.replace(c, split="train") for c in index.clips)
     return dataclasses.replace(index, clips=clips, noise_paths=())
