@@ -41,6 +41,7 @@ class DataChoice:
     split_dirs: list[str]
     speaker_split: list[float]
     synthetic_clips_per_word: int | None = None  # None: TrainConfig's default
+    noise_snr_db: list[float] | None = None  # TrainConfig.noise_snr_db of the clip runs
 
 
 def data_choice(name: str) -> DataChoice:
@@ -144,7 +145,7 @@ def run_folder(out: Path, arch: str, size: str, ratio: int, seed: int) -> Path:
     return out / "runs" / f"{arch}_{size}_r{ratio}_seed{seed}"
 
 
-def _reusable(run_dir: Path, config: Any) -> bool:
+def reusable(run_dir: Path, config: Any) -> bool:
     """Whether ``run_dir`` holds a finished float training made with exactly ``config``."""
     from ghost_keras.training import TrainConfig
 
@@ -185,6 +186,8 @@ def run_config(out: Path, arch: str, size: str, ratio: int, seed: int, data: Dat
 
     extra = ({"synthetic_clips_per_word": data.synthetic_clips_per_word}
              if data.synthetic_clips_per_word else {})
+    if data.noise_snr_db is not None:
+        extra["noise_snr_db"] = list(data.noise_snr_db)
     return TrainConfig(arch=arch, size=size, ratio=max(ratio, 1), data_dirs=data.data_dirs,
                        split_dirs=data.split_dirs, speaker_split=data.speaker_split,
                        epochs=epochs, learning_rates=learning_rates, seed=seed,
@@ -201,7 +204,7 @@ def run_settings(config: Any, data: DataChoice, qat_epochs: int) -> dict[str, An
 def recorded_settings(recorded: dict[str, Any]) -> dict[str, Any] | None:
     """A row's recorded settings as :func:`run_settings` gives them today (None if unreadable):
     a TrainConfig field added since the row was recorded takes its default (the behaviour that
-    run had), as in :func:`_reusable`."""
+    run had), as in :func:`reusable`."""
     from ghost_keras.training import TrainConfig
 
     try:
@@ -230,7 +233,7 @@ def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Data
     run_dir = run_folder(out, arch, size, ratio, seed)
     config = run_config(out, arch, size, ratio, seed, data, epochs, learning_rates)
     start = time.perf_counter()
-    reused = resume and _reusable(run_dir, config)
+    reused = resume and reusable(run_dir, config)
     qat_accuracy = (_reusable_qat_accuracy(run_dir, qat_epochs) if reused and qat_epochs
                     else None)
     qat_reused = qat_accuracy is not None

@@ -140,10 +140,10 @@ def _teacher_config(out: Path, row: Row, data: DataChoice, seed: int, epochs: in
 
 
 def _finished(config: Any) -> bool:
-    from benchmarks.common import _reusable
+    from benchmarks.common import reusable
 
     folder = Path(config.out_dir)
-    return _reusable(folder, config) and (folder / "recipe_row.json").is_file()
+    return reusable(folder, config) and (folder / "recipe_row.json").is_file()
 
 
 def suite_recipe(out: Path, quick: bool, data: DataChoice, seeds: int | None,

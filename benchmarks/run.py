@@ -94,9 +94,17 @@ def main(argv: list[str] | None = None) -> int:
                              "training them again (e.g. docs/results/paper.json)")
     parser.add_argument("--rows", nargs="*", help="recipe: only these rows (e.g. baseline +extra); streaming: these "
                              "stream-training recipes (default: stream)")
+    parser.add_argument("--noise-snr-db", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                        help="paper, streaming: the clip runs mix training noise at an SNR "
+                             "drawn from LOW..HIGH dB (TrainConfig.noise_snr_db; default: "
+                             "Hello Edge's volume 0-0.1)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     data = data_choice(args.data)
+    if args.noise_snr_db:
+        low, high = args.noise_snr_db
+        data = replace(data, name=f"{data.name}; training noise at {low:g}-{high:g} dB SNR",
+                       noise_snr_db=[low, high])
     if tiny_mode(args.quick) and args.data == "synthetic":
         data = replace(data, name=f"{data.name}, {TINY_CLIPS_PER_WORD} clips per word",
                        synthetic_clips_per_word=TINY_CLIPS_PER_WORD)

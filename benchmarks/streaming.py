@@ -43,8 +43,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import (LEARNING_RATES, PAPER_EPOCHS, DataChoice, progress, run_folder,
-                               spec_name, tiny_mode, train_one)
+from benchmarks.common import (LEARNING_RATES, PAPER_EPOCHS, DataChoice, progress, reusable,
+                               run_config, run_folder, spec_name, tiny_mode, train_one)
 
 #: (arch, size, ratio) of the suite.
 STREAMING_SPECS = [("gru", "S", 1), ("ghost_gru", "S", 2), ("ds_cnn", "S", 1)]
@@ -317,7 +317,8 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     for arch, size, ratio in specs:
         name = spec_name(arch, size, ratio)
         clip_dir = run_folder(out, arch, size, ratio, seed)
-        if not (clip_dir / "model.keras").is_file():
+        if not reusable(clip_dir, run_config(out, arch, size, ratio, seed, data, epochs,
+                                              LEARNING_RATES)):
             train_one(out, arch, size, ratio, seed, data, epochs, 0, LEARNING_RATES,
                       tag="streaming")
         elif not _finished(clip_dir):  # trained (e.g. by the paper suite), export pending

@@ -51,7 +51,7 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
 RECIPE_OPTIONS = ("balance_classes", "time_masks", "time_mask_frames", "freq_masks",
                   "freq_mask_bins", "label_smoothing", "weight_decay", "lr_schedule",
                   "warmup_epochs", "teacher_run", "distill_alpha", "distill_temperature",
-                  "synthetic_train_clips_per_word")
+                  "synthetic_train_clips_per_word", "noise_snr_db")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -285,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--synthetic-train-clips-per-word", type=int, default=0, metavar="N",
                         help="eSpeak NG clips per word added to the training split of --data "
                              "(validation and test stay real speech)")
+    recipe.add_argument("--noise-snr-db", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                        help="mix noise into training clips at an SNR drawn from LOW..HIGH dB "
+                             "(e.g. 0 20: words in noise, as an always-listening device hears "
+                             "them) (default: none, Hello Edge's noise volume 0-0.1)")
     _add_verbose(p, 1, KERAS_VERBOSE)
     p.set_defaults(func=_cmd_train)
 

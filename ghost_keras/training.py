@@ -95,6 +95,11 @@ class TrainConfig:
             distillation (:mod:`ghost_keras.distillation`; same labels and front end); None: off.
         distill_alpha: Weight of the teacher's soft targets in the loss, in [0, 1].
         distill_temperature: Softmax temperature of the soft targets.
+        noise_snr_db: ``[low, high]`` dB: background noise is mixed into training clips at an
+            SNR drawn uniformly from this range (multi-condition training: an always-listening
+            device hears words in noise, e.g. the 10 dB of the streaming suite's test stream)
+            instead of Hello Edge's noise volume drawn from [0, 0.1]; None: Hello Edge's.
+            The share of clips that get noise stays Hello Edge's 80%.
         normalize_features: Scale and shift the front end's features so that the clean
             training clips' features have mean 0 and standard deviation 1 (one pair for all
             channels, written into the run's front-end config: on device it folds into the int8
@@ -135,6 +140,7 @@ class TrainConfig:
     distill_alpha: float = 0.5
     distill_temperature: float = 4.0
     normalize_features: bool = True
+    noise_snr_db: list[float] | None = None
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -147,6 +153,10 @@ class TrainConfig:
         if not self.learning_rates or min(self.learning_rates) <= 0:
             raise ValueError("learning_rates must be a non-empty list of positive numbers.")
         self.spec_augment()  # refuses negative or fractional mask settings
+        if self.noise_snr_db is not None and (len(self.noise_snr_db) != 2
+                                              or self.noise_snr_db[0] > self.noise_snr_db[1]):
+            raise ValueError(f"noise_snr_db={self.noise_snr_db}: need [low, high] dB with "
+                             "low <= high (e.g. [0, 20]), or None.")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing={self.label_smoothing}: must be in [0, 1).")
         if self.weight_decay < 0:
@@ -165,6 +175,13 @@ class TrainConfig:
         """The SpecAugment masks of this run."""
         return kws_data.SpecAugmentConfig(self.time_masks, self.time_mask_frames,
                                           self.freq_masks, self.freq_mask_bins)
+
+    def augment(self) -> kws_data.AugmentConfig:
+        """The per-epoch augmentation of this run's training clips."""
+        if self.noise_snr_db is None:
+            return kws_data.AugmentConfig()
+        low, high = self.noise_snr_db
+        return kws_data.AugmentConfig(snr_db=(float(low), float(high)))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -299,6 +316,7 @@ def _train_into(run_dir: Path, config: TrainConfig, verbose: int) -> RunResult:
             frontend = make_frontend(frontend.config.normalized(mean, std))
     datasets = kws_data.make_datasets(index, frontend, config.batch_size, seed=config.seed,
                                       cache_dir=cache, spec_augment=config.spec_augment(),
+                                      augment_config=config.augment(),
                                       balance_classes=config.balance_classes)
     input_shape = (frontend.config.num_frames, frontend.config.feature_dim)
     steps = int(tf.data.experimental.cardinality(datasets["train"]).numpy())
@@ -401,8 +419,9 @@ def load_run(run_dir: str | Path) -> tuple[keras.Model, dict[str, Any]]:
 
 def run_datasets(run_config: dict[str, Any], batch_size: int = 256, augment: bool = False
                  ) -> tuple[kws_data.SpeechDatasets, kws_data.SpeechCommandsIndex]:
-    """The data of a run with the run's front end, labels and seed (for other folders see
-    :func:`ghost_keras.evaluation.evaluate_folder`)."""
+    """The data of a run with the run's front end, labels, seed and training augmentation
+    (noise, masks, class balance: QAT fine-tunes on what the run trained on; for other folders
+    see :func:`ghost_keras.evaluation.evaluate_folder`)."""
     config = TrainConfig.from_dict(run_config["train"])
     frontend = make_frontend(FrontendConfig.from_dict(run_config["frontend"]))
     index = load_index(config)
@@ -410,8 +429,11 @@ def run_datasets(run_config: dict[str, Any], batch_size: int = 256, augment: boo
         raise ValueError(f"the data's labels {list(index.labels)} differ from the model's "
                          f"{run_config['labels']}.")
     cache = config.cache_dir or str(Path(config.out_dir).parent / ".cache" / "features")
+    per_epoch = ({"spec_augment": config.spec_augment(),
+                  "balance_classes": config.balance_classes} if augment else {})
     return kws_data.make_datasets(index, frontend, batch_size, seed=config.seed,
-                                  augment=augment, cache_dir=cache), index
+                                  augment=augment, cache_dir=cache,
+                                  augment_config=config.augment(), **per_epoch), index
 
 
 def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, Any]:

@@ -105,7 +105,7 @@ def test_train_recipe_options_are_the_train_config_fields_with_its_defaults(monk
                  "--lr-schedule", "cosine", "--warmup-epochs", "1", "--label-smoothing",
                  "0.1", "--weight-decay", "0.05", "--teacher-run", "runs/big",
                  "--distill-alpha", "0.7", "--distill-temperature", "2",
-                 "--synthetic-train-clips-per-word", "40"]) == 130
+                 "--synthetic-train-clips-per-word", "40", "--noise-snr-db", "0", "20"]) == 130
     config = seen["config"]
     assert (config.balance_classes, config.time_masks, config.time_mask_frames,
             config.lr_schedule, config.warmup_epochs, config.label_smoothing,
@@ -113,6 +113,7 @@ def test_train_recipe_options_are_the_train_config_fields_with_its_defaults(monk
     assert (config.teacher_run, config.distill_alpha, config.distill_temperature) == (
         "runs/big", 0.7, 2.0)
     assert config.synthetic_train_clips_per_word == 40
+    assert config.noise_snr_db == [0.0, 20.0]
 
 
 def test_every_default_is_shown_in_help():

@@ -12,7 +12,8 @@ import pytest
 
 import ghost_keras  # noqa: F401  (tf-keras before tensorflow)
 import tf_keras as keras
-from ghost_keras.data import NoisePool, SpecAugmentConfig, balanced_order, mask_features
+from ghost_keras.data import (AugmentConfig, NoisePool, SpecAugmentConfig, balanced_order,
+                              mask_features)
 from ghost_keras.recipe import (SmoothedSparseCrossentropy, learning_rate_schedule, make_loss,
                                 make_optimizer)
 from ghost_keras.training import TrainConfig, load_index
@@ -167,7 +168,8 @@ def test_label_smoothing_loss_matches_the_formula_and_survives_saving(tmp_path: 
 
 NEW_FIELDS = {"balance_classes": True, "time_masks": 2, "time_mask_frames": 10,
               "freq_masks": 2, "freq_mask_bins": 8, "label_smoothing": 0.1,
-              "weight_decay": 0.05, "lr_schedule": "cosine", "warmup_epochs": 1.0}
+              "weight_decay": 0.05, "lr_schedule": "cosine", "warmup_epochs": 1.0,
+              "noise_snr_db": [0.0, 20.0]}
 
 
 def test_config_round_trips_the_new_fields_through_json():
@@ -188,6 +190,28 @@ def test_an_old_config_loads_with_the_old_behaviour():
     assert not config.balance_classes and not config.spec_augment().enabled
     assert (config.label_smoothing, config.weight_decay) == (0.0, 0.0)
     assert (config.lr_schedule, config.warmup_epochs) == ("piecewise", 0.0)
+    assert config.augment() == AugmentConfig()  # Hello Edge's noise volumes
+
+
+def test_noise_snr_reaches_training_and_qat_data(monkeypatch):
+    """The run's augmentation (noise SNR, masks, class balance) is what QAT fine-tunes on,
+    and only the per-epoch training examples get masks and balancing."""
+    import ghost_keras.training as training
+
+    config = TrainConfig(noise_snr_db=[0.0, 20.0], balance_classes=True, time_masks=1,
+                         time_mask_frames=5)
+    assert config.augment() == AugmentConfig(snr_db=(0.0, 20.0))
+    seen = []
+    monkeypatch.setattr(training, "load_index", lambda config: type("I", (), {"labels": ["a"]}))
+    monkeypatch.setattr(training.kws_data, "make_datasets",
+                        lambda *args, **kwargs: seen.append(kwargs) or "datasets")
+    run_config = {"train": config.to_dict(), "labels": ["a"],
+                  "frontend": training.frontend_config("microfrontend").to_dict()}
+    training.run_datasets(run_config, augment=True)
+    training.run_datasets(run_config)
+    assert seen[0]["augment_config"] == seen[1]["augment_config"] == config.augment()
+    assert seen[0]["balance_classes"] and seen[0]["spec_augment"] == config.spec_augment()
+    assert "balance_classes" not in seen[1] and "spec_augment" not in seen[1]
 
 
 @pytest.mark.parametrize("values, message", [
@@ -197,6 +221,8 @@ def test_an_old_config_loads_with_the_old_behaviour():
     ({"lr_schedule": "step"}, "lr_schedule"),
     ({"warmup_epochs": 1.0}, "warmup_epochs"),
     ({"lr_schedule": "cosine", "warmup_epochs": -1.0}, "warmup_epochs"),
+    ({"noise_snr_db": [20.0, 0.0]}, "noise_snr_db"),
+    ({"noise_snr_db": [10.0]}, "noise_snr_db"),
 ])
 def test_bad_recipe_values_are_refused_with_the_field_named(values, message):
     with pytest.raises(ValueError, match=message):
