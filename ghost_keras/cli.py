@@ -73,16 +73,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.data:
-        if args.split is not None:
-            raise ValueError("--split picks a split of the run's own data, --data scores every "
-                             "clip of DIR: drop one of them.")
+        if args.split is not None or args.snr_db is not None:
+            raise ValueError("--split and --snr-db score the run's own data, --data scores "
+                             "every clip of DIR: drop one of them.")
         from ghost_keras.evaluation import evaluate_folder
 
         print(evaluate_folder(args.run_dir, args.data, verbose=args.verbose).report())
         return 0
     from ghost_keras.training import evaluate
 
-    print(json.dumps(evaluate(args.run_dir, args.split or "test"), indent=2))
+    print(json.dumps(evaluate(args.run_dir, args.split or "test", snr_db=args.snr_db), indent=2))
     return 0
 
 
@@ -299,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score every clip of these folders (full or prepared layout) instead")
     p.add_argument("--split", choices=["train", "validation", "test"],
                    help="split of the run's own data (default: test)")
+    p.add_argument("--snr-db", type=float, metavar="DB",
+                   help="mix the split's noise into every word at this SNR (default: none, "
+                        "the clips as recorded)")
     _add_verbose(p, 1)
     p.set_defaults(func=_cmd_evaluate)
 

@@ -436,10 +436,15 @@ def run_datasets(run_config: dict[str, Any], batch_size: int = 256, augment: boo
                                   augment_config=config.augment(), **per_epoch), index
 
 
-def evaluate(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
-    """Accuracy of a run's saved model on a split of its own data."""
+def evaluate(run_dir: str | Path, split: str = "test", snr_db: float | None = None
+             ) -> dict[str, Any]:
+    """Accuracy of a run's saved model on a split of its own data; with ``snr_db``, with the
+    split's noise mixed into every word at that SNR (:meth:`SpeechDatasets.at_snr`)."""
     model, run_config = load_run(run_dir)
     datasets, _ = run_datasets(run_config)
     x, y = datasets.as_numpy(split)
+    if snr_db is not None:
+        x = datasets.at_snr(split, snr_db)
     predictions = np.argmax(model.predict(x, batch_size=256, verbose=0), axis=-1)
-    return {"split": split, "clips": int(len(y)), "accuracy": float(np.mean(predictions == y))}
+    result = {"split": split, "clips": int(len(y)), "accuracy": float(np.mean(predictions == y))}
+    return result if snr_db is None else {**result, "snr_db": float(snr_db)}

@@ -273,6 +273,8 @@ def test_evaluate_data_with_split_is_one_clear_line(tmp_path, capsys):
     # --data scores every clip of the folders; a split of them would be a different question.
     assert cli.main(["evaluate", str(tmp_path), "--data", str(tmp_path), "--split", "test"]) == 2
     assert "drop one of them" in _one_error_line(capsys)
+    assert cli.main(["evaluate", str(tmp_path), "--data", str(tmp_path), "--snr-db", "10"]) == 2
+    assert "drop one of them" in _one_error_line(capsys)
 
 
 def test_evaluate_data_of_a_folder_without_clips_is_one_clear_line(tmp_path, capsys):

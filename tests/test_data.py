@@ -428,6 +428,19 @@ def test_same_seed_same_batches_and_augmentation_redrawn(full_index):
     np.testing.assert_array_equal(epoch(a["test"])[0], epoch(b["test"])[0])
 
 
+def test_words_at_an_snr_get_noisier_as_it_falls_and_silence_stays(full_index):
+    sets = make(full_index)
+    x, y = sets.as_numpy("test")
+    loud, noisy = sets.at_snr("test", 30.0), sets.at_snr("test", 0.0)
+    np.testing.assert_array_equal(noisy, sets.at_snr("test", 0.0))  # seeded
+    silence = y == sets.labels.index(SILENCE)
+    assert silence.any() and (~silence).any()
+    np.testing.assert_array_equal(noisy[silence], x[silence])
+    # Column 0 is log energy: noise lifts the quiet frames, more at 0 dB than at 30 dB.
+    lift = [np.mean(np.abs(z[~silence, :, 0] - x[~silence, :, 0])) for z in (loud, noisy)]
+    assert 0 < lift[0] < lift[1]
+
+
 def test_augmentation_changes_train_only(full_index):
     aug, clean = make(full_index, augment=True), make(full_index, augment=False)
     for split in ("validation", "test"):

@@ -63,6 +63,14 @@ def test_evaluate_reproduces_the_test_accuracy(tiny_run):
     assert evaluate(result.run_dir)["accuracy"] == pytest.approx(result.test_accuracy)
 
 
+def test_evaluate_in_noise_falls_with_the_snr(exported_run):
+    # Real words: at 60 dB the noise is inaudible, at -20 dB it buries them.
+    clean = evaluate(exported_run)["accuracy"]
+    quiet = evaluate(exported_run, snr_db=60.0)
+    assert quiet["snr_db"] == 60.0 and quiet["accuracy"] == pytest.approx(clean, abs=0.03)
+    assert evaluate(exported_run, snr_db=-20.0)["accuracy"] < clean - 0.05
+
+
 def test_training_is_deterministic_for_a_seed(tiny_run, tmp_path):
     result, config = tiny_run
     again = train(TrainConfig(**{**config.to_dict(), "out_dir": str(tmp_path / "again")}),

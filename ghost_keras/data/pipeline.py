@@ -163,6 +163,12 @@ class SpeechDatasets(dict):
         """
         return self._builder.clean(split)
 
+    def at_snr(self, split: str, snr_db: float) -> np.ndarray:
+        """``features [n, frames, dim]`` of a split with noise mixed into every word at
+        ``snr_db`` dB (the split's own noise, seeded; the labels are :meth:`as_numpy`'s): how
+        a model does when words come in noise, as on an always-listening device."""
+        return self._builder.at_snr(split, snr_db)
+
     def label_counts(self, split: str) -> dict[str, int]:
         """Examples per label in a split's plan."""
         counts = np.bincount([e.label_id for e in self.plans[split]], minlength=len(self.labels))
@@ -270,17 +276,36 @@ class _Builder:
         return hashlib.sha256(blob).hexdigest()[:20]
 
     def _featurize_clean(self, split: str) -> np.ndarray:
+        return self._featurize(split, 2, training=False)
+
+    def _featurize(self, split: str, stream: int, training: bool) -> np.ndarray:
         plan = self.plans[split]
         start = time.perf_counter()
         x = np.zeros((len(plan), self.cfg.num_frames, self.cfg.feature_dim), np.float32)
         for i, ex in enumerate(plan):
             audio = read_clip(ex.clip.path, self.cfg.sample_rate) if ex.clip else None
             # A generator per example: its features do not depend on the order or the others.
-            rng = np.random.default_rng([self.seed, SPLITS.index(split), 2, i])
-            x[i] = self.render(ex, audio, split, rng, training=False)
+            rng = np.random.default_rng([self.seed, SPLITS.index(split), stream, i])
+            x[i] = self.render(ex, audio, split, rng, training=training)
         log.info(
             "%s: %d examples featurized in %.1f s", split, len(plan), time.perf_counter() - start
         )
+        return x
+
+    def at_snr(self, split: str, snr_db: float) -> np.ndarray:
+        """Features of a split's examples with the split's own noise mixed into every word at
+        ``snr_db`` (over the whole clip; no shift or gain); silence examples as in
+        :meth:`clean`. Seeded: the same noise every call."""
+        clean_config = self.augment_config
+        self.augment_config = AugmentConfig(time_shift_ms=0.0, background_frequency=1.0,
+                                            snr_db=(float(snr_db), float(snr_db)),
+                                            context_volume=clean_config.context_volume)
+        try:
+            x = self._featurize(split, 3, training=True)
+        finally:
+            self.augment_config = clean_config
+        silence = np.array([e.clip is None for e in self.plans[split]], bool)
+        x[silence] = self.clean(split)[0][silence]
         return x
 
     def clean(self, split: str) -> tuple[np.ndarray, np.ndarray]:
