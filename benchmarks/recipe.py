@@ -10,8 +10,12 @@ smoothing 0.1, 1-epoch warmup and cosine decay), ``+wd`` (AdamW weight decay). T
 off instead: ``+distill``, the ``+extra`` recipe with knowledge distillation from a GRU-L
 trained with that same recipe (:data:`TEACHER`, trained once into ``recipe_runs``; compare it
 with ``+extra``), and ``+synthetic``, the ``+balance`` recipe with :data:`SYNTHETIC_CLIPS`
-eSpeak NG clips per word added to the training split (compare it with ``+balance``). Float
-models only (no QAT or export).
+eSpeak NG clips per word added to the training split (compare it with ``+balance``), and
+``+noise``, the ``+balance`` recipe with training noise mixed at an SNR drawn from
+:data:`NOISE_SNR_DB` (multi-condition training). Float models only (no QAT or export).
+Besides the clean test accuracy each row is scored with the split's noise mixed into every word
+at :data:`SCORE_SNR_DB` (``test_acc_10db``): words in noise, as an always-listening device
+hears them.
 
 Every row is scored on **one** test set: the baseline data's test split (mini's hash-test
 speakers + 40% of test12's speakers), featurized as the paper suite does without the extra folder.
@@ -45,6 +49,11 @@ WEIGHT_DECAY = {"weight_decay": 0.05}
 #: eSpeak NG clips per word of the ``+synthetic`` row: 1,000 keyword and 2,500 other-word clips
 #: beside ~8,600 real training clips (of them ~520 real unknown words).
 SYNTHETIC_CLIPS = 100
+#: Training-noise SNR range of the ``+noise`` row (multi-condition training): the streaming
+#: suite's test stream puts words at 10 dB, its second stream at 5 dB.
+NOISE_SNR_DB = [0.0, 20.0]
+#: Every row is also scored with the reference split's noise mixed into its words at this SNR.
+SCORE_SNR_DB = 10.0
 
 
 @dataclass
@@ -69,6 +78,7 @@ ROWS = [
     Row("+distill", True, {"distill_alpha": 0.5, "distill_temperature": 4.0}, teacher=True),
     Row("+synthetic", True, {"balance_classes": True,
                              "synthetic_train_clips_per_word": SYNTHETIC_CLIPS}),
+    Row("+noise", True, {"balance_classes": True, "noise_snr_db": NOISE_SNR_DB}),
 ]
 #: The teacher of the ``+distill`` row (arch, size, ratio): the most accurate model of the paper
 #: suite (GRU-L, 81.2% at 12 epochs) and cheap to train (21 s per epoch there).
@@ -97,19 +107,20 @@ class _ReferenceTest:
         self.config = config
         self.index = load_index(config)
         self.labels = list(self.index.labels)
-        self._features: dict[str, Any] = {}  # per front end (runs normalize their own way)
+        self._sets: dict[str, Any] = {}  # per front end (runs normalize their own way)
 
-    def _test_split(self, frontend: dict[str, Any]) -> tuple[Any, Any]:
+    def _test_split(self, frontend: dict[str, Any]) -> tuple[Any, Any, Any]:
+        """Clean features, labels and features at :data:`SCORE_SNR_DB` of the test split."""
         from ghost_keras import data as kws_data
         from ghost_keras.features import FrontendConfig, make_frontend
 
         key = json.dumps(frontend, sort_keys=True)
-        if key not in self._features:
+        if key not in self._sets:
             sets = kws_data.make_datasets(
                 self.index, make_frontend(FrontendConfig.from_dict(frontend)), 256,
                 seed=self.config.seed, cache_dir=self.config.cache_dir)
-            self._features[key] = sets.as_numpy("test")
-        return self._features[key]
+            self._sets[key] = (*sets.as_numpy("test"), sets.at_snr("test", SCORE_SNR_DB))
+        return self._sets[key]
 
     def score(self, run_dir: Path) -> dict[str, Any]:
         import numpy as np
@@ -120,14 +131,17 @@ class _ReferenceTest:
         if list(run_config["labels"]) != self.labels:
             raise ValueError(f"{run_dir}: labels {run_config['labels']} differ from the "
                              f"reference test split's {self.labels}")
-        x, y = self._test_split(run_config["frontend"])
+        x, y, x_noisy = self._test_split(run_config["frontend"])
         pred = np.argmax(model.predict(x, batch_size=256, verbose=0), axis=-1)
+        noisy = np.argmax(model.predict(x_noisy, batch_size=256, verbose=0), axis=-1)
 
         def recall(label: str) -> float:
             mask = y == self.labels.index(label)
             return float(np.mean(pred[mask] == y[mask]))
 
-        return {"test_acc": float(np.mean(pred == y)), "test_clips": int(len(y)),
+        return {"test_acc": float(np.mean(pred == y)),
+                f"test_acc_{SCORE_SNR_DB:g}db": float(np.mean(noisy == y)),
+                "test_clips": int(len(y)),
                 "unknown_recall": recall("_unknown_"), "silence_recall": recall("_silence_"),
                 "on_recall": recall("on"), "off_recall": recall("off")}
 

@@ -111,10 +111,12 @@ DESCRIPTIONS = {
         "`+extra` speech_commands_extra's clips and real background noise, `+balance` "
         "class-balanced sampling, `+specaug` time and frequency masks, `+ls_cosine` label "
         "smoothing 0.1 with 1-epoch warmup and cosine decay, `+wd` AdamW weight decay. Two rows "
-        "branch off instead: `+distill` (`+extra` with a GRU-L teacher) and `+synthetic` "
-        "(`+balance` with 100 eSpeak NG clips per word in the training split). Every "
-        "row scored on one test set (the baseline data's test split); `own_test_acc`: on the "
-        "row's own test split (not comparable across rows)."),
+        "branch off instead: `+distill` (`+extra` with a GRU-L teacher), `+synthetic` "
+        "(`+balance` with 100 eSpeak NG clips per word in the training split) and `+noise` "
+        "(`+balance` with training noise at an SNR drawn from 0-20 dB). Every "
+        "row scored on one test set (the baseline data's test split), clean (`test_acc`) and "
+        "with the split's noise mixed into every word at 10 dB SNR (`test_acc_10db`); "
+        "`own_test_acc`: on the row's own test split (not comparable across rows)."),
     "int8_lstm": (
         "LSTM-S and GhostLSTM-S r2, each quantized several times from the same float run: QAT "
         "with the LSTM cell state's int8 range fixed at [-4, 4·127/128] (`fixed_4`, what every "

@@ -455,14 +455,15 @@ def test_streaming_rows_are_its_stream_training_recipes(tmp_path):
 def test_recipe_suite_scores_rows_on_one_test_split_and_resume_skips_finished_runs(tmp_path):
     out = tmp_path / "results"
     args = ["benchmarks.run", "recipe", "--quick", "--data", "synthetic", "--models", "gru_S",
-            "--rows", "baseline", "+specaug", "+distill", "--out", str(out)]
+            "--rows", "baseline", "+specaug", "+distill", "+noise", "--out", str(out)]
     _run(args)
     result = json.loads((out / "recipe.json").read_text())
     rows = {r["row"]: r for r in result["runs"]}
-    assert set(rows) == {"baseline", "+specaug", "+distill"}
+    assert set(rows) == {"baseline", "+specaug", "+distill", "+noise"}
     assert rows["baseline"]["test_clips"] == rows["+specaug"]["test_clips"] > 0
     for row in rows.values():
         assert 0.0 <= row["unknown_recall"] <= 1.0 and row["train_minutes"] > 0
+        assert 0.0 <= row["test_acc_10db"] <= 1.0
         assert row["command"].startswith("python -m benchmarks.run recipe --resume")
     saved = json.loads(next((out / "recipe_runs").glob("specaug_*/config.json")).read_text())
     assert saved["train"]["time_masks"] == 2 and saved["train"]["freq_mask_bins"] == 8
@@ -478,7 +479,9 @@ def test_recipe_suite_scores_rows_on_one_test_split_and_resume_skips_finished_ru
     assert json.loads((teacher / "config.json").read_text())["train"]["teacher_run"] is None
     assert result["row_fields"]["+distill"]["teacher"] == "gru_L"
     again = _run([*args, "--resume"])
-    assert again.stderr.count("resume: finished") == 3 and "training 1 epochs" not in again.stderr
+    noisy = json.loads(next((out / "recipe_runs").glob("noise_*/config.json")).read_text())
+    assert noisy["train"]["noise_snr_db"] == [0.0, 20.0] and noisy["train"]["balance_classes"]
+    assert again.stderr.count("resume: finished") == 4 and "training 1 epochs" not in again.stderr
     assert "training the teacher" not in again.stderr
     assert json.loads((out / "recipe.json").read_text())["runs"] == result["runs"]
 
