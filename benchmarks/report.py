@@ -278,8 +278,11 @@ def _streaming_details(result: dict[str, Any]) -> list[str]:
         settings = ", ".join(f"{k} = {v}" for k, v in result["stream_training"].items())
         lines += [f"Stream training: {settings}.", ""]
     if result.get("checks"):
-        lines += ["Checks (GhostGRU-S r2, stream-trained, int8 on TFLM, state carried):", ""]
-        lines += [f"- `{k}`: {v}" for k, v in result["checks"].items()] + [""]
+        checks = dict(result["checks"])
+        trained = checks.pop("training", "stream")
+        lines += [f"Checks (GhostGRU-S r2, `{trained}`-trained, int8 on TFLM, state carried):",
+                  ""]
+        lines += [f"- `{k}`: {v}" for k, v in checks.items()] + [""]
     return lines
 
 

@@ -286,6 +286,7 @@ def test_streaming_scores_every_model_and_scorer_on_one_stream(bench):
     assert {r.model for r in found} == {"gru_S", "ghost_gru_S_r2", "ds_cnn_S"}
     assert not any(r.path.name.endswith("_stream") for r in found)
     checks = result["checks"]
+    assert checks["training"] == "stream"  # the recipe asked for last (the only one here)
     assert checks["compute_ratio_vs_window_clip"] < 1 / 40
     assert len(checks["step_frr_le_window_stream_at_1_5_20_fa_h"]) == 3
     assert (out / "streaming_det.png").read_bytes()[:8] == PNG
