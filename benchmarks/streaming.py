@@ -268,9 +268,10 @@ def _checks(rows: list[dict[str, Any]], trained: str) -> dict[str, Any]:
 
 
 def _point_checks(point_rows: list[dict[str, Any]], trained: str) -> dict[str, Any]:
-    """GhostGRU-S r2 stream-trained by recipe ``trained``, at the operating point chosen for the target on its
-    validation stream: the test stream's FA/h against the target (goal: within 2x), and the
-    FA/h of the test and negative-only streams pooled (three hours: a tighter interval)."""
+    """GhostGRU-S r2 stream-trained by recipe ``trained``, at the operating point chosen for
+    the target on its validation stream: the test stream's FA/h against the target (goal:
+    within 2x), and the FA/h of the test and negative-only streams pooled (three hours: a
+    tighter interval)."""
     from firmware_export.evaluate import fa_rate_interval
 
     rows = {r["stream"]: r for r in point_rows

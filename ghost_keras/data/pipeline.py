@@ -238,7 +238,7 @@ class _Builder:
 
     def render(
         self, example: Example, audio: np.ndarray | None, split: str, rng: np.random.Generator,
-        training: bool,
+        training: bool, config: AugmentConfig | None = None,
     ) -> np.ndarray:
         clip, context = render_example(
             audio,
@@ -246,7 +246,7 @@ class _Builder:
             context_samples=self.context_samples,
             noise=self.pool(split),
             rng=rng,
-            config=self.augment_config,
+            config=config or self.augment_config,
             training=training,
             sample_rate=self.cfg.sample_rate,
         )
@@ -278,15 +278,22 @@ class _Builder:
     def _featurize_clean(self, split: str) -> np.ndarray:
         return self._featurize(split, 2, training=False)
 
-    def _featurize(self, split: str, stream: int, training: bool) -> np.ndarray:
+    def _featurize(self, split: str, stream: int, training: bool,
+                   config: AugmentConfig | None = None,
+                   silence_from: np.ndarray | None = None) -> np.ndarray:
+        """Features of a split's plan; ``silence_from``: features whose silence rows are kept
+        as they are (those examples are not rendered again)."""
         plan = self.plans[split]
         start = time.perf_counter()
-        x = np.zeros((len(plan), self.cfg.num_frames, self.cfg.feature_dim), np.float32)
+        x = (np.zeros((len(plan), self.cfg.num_frames, self.cfg.feature_dim), np.float32)
+             if silence_from is None else silence_from.copy())
         for i, ex in enumerate(plan):
+            if silence_from is not None and ex.clip is None:
+                continue
             audio = read_clip(ex.clip.path, self.cfg.sample_rate) if ex.clip else None
             # A generator per example: its features do not depend on the order or the others.
             rng = np.random.default_rng([self.seed, SPLITS.index(split), stream, i])
-            x[i] = self.render(ex, audio, split, rng, training=training)
+            x[i] = self.render(ex, audio, split, rng, training=training, config=config)
         log.info(
             "%s: %d examples featurized in %.1f s", split, len(plan), time.perf_counter() - start
         )
@@ -296,17 +303,11 @@ class _Builder:
         """Features of a split's examples with the split's own noise mixed into every word at
         ``snr_db`` (over the whole clip; no shift or gain); silence examples as in
         :meth:`clean`. Seeded: the same noise every call."""
-        clean_config = self.augment_config
-        self.augment_config = AugmentConfig(time_shift_ms=0.0, background_frequency=1.0,
-                                            snr_db=(float(snr_db), float(snr_db)),
-                                            context_volume=clean_config.context_volume)
-        try:
-            x = self._featurize(split, 3, training=True)
-        finally:
-            self.augment_config = clean_config
-        silence = np.array([e.clip is None for e in self.plans[split]], bool)
-        x[silence] = self.clean(split)[0][silence]
-        return x
+        config = AugmentConfig(time_shift_ms=0.0, background_frequency=1.0,
+                               snr_db=(float(snr_db), float(snr_db)),
+                               context_volume=self.augment_config.context_volume)
+        return self._featurize(split, 3, training=True, config=config,
+                               silence_from=self.clean(split)[0])
 
     def clean(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """Unaugmented features and labels of a split: memory, else disk cache, else computed."""
