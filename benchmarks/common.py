@@ -195,36 +195,41 @@ def run_config(out: Path, arch: str, size: str, ratio: int, seed: int, data: Dat
                        cache_dir=str(out / "cache"), **extra, **PAPER_RECIPE)
 
 
-def run_settings(config: Any, data: DataChoice, qat_epochs: int) -> dict[str, Any]:
+def run_settings(config: Any, data: DataChoice, qat_epochs: int,
+                 int8_from: str = "qat") -> dict[str, Any]:
     """What decides a run's figures, free of this machine's paths: its training config, the
-    data it names and its QAT epochs. Two runs with equal settings are the same experiment."""
-    return _settings(config, data.name, qat_epochs)
+    data it names, its QAT epochs and which int8 model it ships (``export_run``'s
+    ``int8_from``). Two runs with equal settings are the same experiment."""
+    return _settings(config, data.name, qat_epochs, int8_from)
 
 
 def recorded_settings(recorded: dict[str, Any]) -> dict[str, Any] | None:
     """A row's recorded settings as :func:`run_settings` gives them today (None if unreadable):
     a TrainConfig field added since the row was recorded takes its default (the behaviour that
-    run had), as in :func:`reusable`."""
+    run had), as in :func:`reusable`; so does ``int8_from`` (rows before it shipped QAT)."""
     from ghost_keras.training import TrainConfig
 
     try:
         config = TrainConfig.from_dict(recorded["train"])
     except (KeyError, TypeError, ValueError):
         return None
-    return _settings(config, recorded.get("data"), recorded.get("qat_epochs"))
+    return _settings(config, recorded.get("data"), recorded.get("qat_epochs"),
+                     recorded.get("int8_from", "qat"))
 
 
-def _settings(config: Any, data_name: str | None, qat_epochs: int | None) -> dict[str, Any]:
+def _settings(config: Any, data_name: str | None, qat_epochs: int | None,
+              int8_from: str) -> dict[str, Any]:
     train = {k: v for k, v in config.to_dict().items() if k not in _MACHINE_FIELDS}
     # Through JSON, so settings compare equal to ones read back from a results file.
-    return json.loads(json.dumps({"train": train, "data": data_name, "qat_epochs": qat_epochs}))
+    return json.loads(json.dumps({"train": train, "data": data_name, "qat_epochs": qat_epochs,
+                                  "int8_from": int8_from}))
 
 
 def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: DataChoice,
               epochs: int, qat_epochs: int, learning_rates: list[float],
-              resume: bool = False, tag: str = "") -> dict[str, Any]:
+              resume: bool = False, tag: str = "", int8_from: str = "qat") -> dict[str, Any]:
     """Trains, quantizes and exports one run; ``tag`` (e.g. ``paper 3/15``) heads its progress
-    lines."""
+    lines; ``int8_from``: which int8 model the run ships (``export_run``'s), after QAT."""
     from firmware_export.pipeline import export_run
     from ghost_keras.data import UNKNOWN
     from ghost_keras.training import train
@@ -248,7 +253,7 @@ def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Data
     metrics = json.loads((run_dir / "metrics.json").read_text())
     progress(f"{head}: float {100 * metrics['test_accuracy']:.1f}%; post-training int8 "
              "export, every test clip on TFLM")
-    ptq = export_run(run_dir, use_qat=False)  # post-training quantization of the float model
+    ptq = export_run(run_dir, int8_from="float")  # post-training quantization of the float model
     export = ptq
     if qat_epochs:
         from ghost_keras.quantization import qat_run
@@ -256,7 +261,7 @@ def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Data
         if not qat_reused:
             progress(f"{head}: QAT {qat_epochs} epochs, then its int8 export")
             qat_accuracy = qat_run(run_dir, epochs=qat_epochs, verbose=0)
-        export = export_run(run_dir)
+        export = export_run(run_dir, int8_from=int8_from)
     progress(f"{head}: done in {(time.perf_counter() - start) / 60:.1f} min, int8 TFLM "
              f"{100 * export.report.accuracy:.1f}%")
     labels = json.loads((run_dir / "config.json").read_text())["labels"]
@@ -273,10 +278,11 @@ def train_one(out: Path, arch: str, size: str, ratio: int, seed: int, data: Data
         "int8_unknown_recall": (export.report.recall[labels.index(UNKNOWN)]
                                 if UNKNOWN in labels else None),
         "qat_agreement": export.report.agreement_qat, "invoke_us": export.report.invoke_us,
-        "int8_source": export.source, "epoch_seconds": metrics["epoch_seconds"],
+        "int8_source": export.source, "int8_validation_accuracy": export.validation_accuracy,
+        "epoch_seconds": metrics["epoch_seconds"],
         "float_training_reused": reused, "qat_reused": qat_reused,
         "wall_seconds": time.perf_counter() - start,
-        "settings": run_settings(config, data, qat_epochs),
+        "settings": run_settings(config, data, qat_epochs, int8_from),
     }
 
 

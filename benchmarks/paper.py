@@ -57,10 +57,16 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                 models: list[str] | None = None, epochs: int | None = None,
-                resume: bool = False, resume_from: Path | None = None) -> dict[str, Any]:
+                resume: bool = False, resume_from: Path | None = None,
+                ml_seeds: int = 1, int8_from: str = "best") -> dict[str, Any]:
     """Trains, quantizes and exports every model (``models``: only these) and seed; one row per
     run and, per model, the mean and spread over its seeds against its base (the GRU or LSTM of
     the same size).
+
+    ``seeds``: seeds of each model at S; ``ml_seeds``: at M and L (at 30 epochs 10-12 min per
+    run on 2 cores, against 8-10 at S). ``int8_from``: the int8 model each run ships
+    (:func:`firmware_export.pipeline.export_run`; ``"best"``: QAT or post-training int8,
+    whichever is more accurate on the validation split on TFLM).
 
     ``resume_from``: a ``paper.json`` or ``paper.partial.json`` of an earlier run (one committed
     beside ``docs/results.md``, say): its runs whose settings (:func:`run_settings`) equal this
@@ -79,11 +85,8 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     qat_epochs = 1 if quick else DEFAULT_QAT_EPOCHS  # at DEFAULT_QAT_LEARNING_RATE
     rates = LEARNING_RATES
     n_seeds = seeds or (1 if quick else 3)
-    # Several seeds for every model at S (the paper's comparison and its baselines); one at
-    # M and L (at 30 epochs 10-12 min per run on 2 cores, against 8-10 at S: three seeds of
-    # their six models would add about 2 hours).
     plan = [(arch, size, ratio, seed) for arch, size, ratio in specs
-            for seed in range(n_seeds if size == "S" else 1)]
+            for seed in range(n_seeds if size == "S" else ml_seeds)]
     # Each recorded row's settings read once, as this code would write them.
     recorded = [(recorded_settings(r["settings"]), r)
                 for r in (recorded_runs(resume_from) if resume_from else [])]
@@ -91,14 +94,14 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     for i, (arch, size, ratio, seed) in enumerate(plan, 1):
         tag = f"paper {i}/{len(plan)}"
         settings = run_settings(run_config(out, arch, size, ratio, seed, data, epochs, rates),
-                                data, qat_epochs)
+                                data, qat_epochs, int8_from)
         row = next((r for known, r in recorded if known == settings), None)
         if row:
             progress(f"{tag} {spec_name(arch, size, ratio)} seed {seed}: taken from "
                      f"{resume_from} (same settings; recorded {row['recorded']})")
         else:
             row = train_one(out, arch, size, ratio, seed, data, epochs, qat_epochs, rates,
-                            resume=resume, tag=tag)
+                            resume=resume, tag=tag, int8_from=int8_from)
             row["recorded"] = time.strftime("%Y-%m-%d")
         print(json.dumps(row), flush=True)
         runs.append(row)

@@ -79,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny settings (CI-style check)")
     parser.add_argument("--data", default="real",
                         help="real (../shared/data), synthetic, or a Speech Commands folder")
-    parser.add_argument("--seeds", type=int, help="seeds of every model at S (default 3, quick 1; M and L: 1)")
+    parser.add_argument("--seeds", type=int, help="seeds of every model at S (default 3, quick 1)")
+    parser.add_argument("--ml-seeds", type=int, default=1, metavar="N",
+                        help="paper: seeds of every model at M and L (default 1)")
+    parser.add_argument("--int8-from", choices=["qat", "best"], default="best",
+                        help="paper: the int8 model each run ships: its QAT model, or the more "
+                             "accurate on the validation split on TFLM of QAT and post-training "
+                             "int8 (default)")
     parser.add_argument("--models", nargs="*", help="paper, deploy, redundancy: only these (e.g. gru_S ghost_gru_S_r2)")
     parser.add_argument("--epochs", type=int, help="paper, streaming, int8_lstm: training epochs (default 30, quick 3, tiny 1); "
                              "recipe: the same, default 12")
@@ -111,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.suites:
         start = time.perf_counter()
         extra = ({"resume": args.resume} if name in ("paper", "recipe") else {}) | (
-            {"resume_from": args.resume_from} if name == "paper" else {}) | (
+            {"resume_from": args.resume_from, "ml_seeds": args.ml_seeds,
+             "int8_from": args.int8_from} if name == "paper" else {}) | (
             {"rows": args.rows} if name in ("recipe", "streaming") else {})
         result = SUITES[name](out, args.quick, data, args.seeds, models=args.models,
                               epochs=args.epochs, **extra)

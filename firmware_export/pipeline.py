@@ -1,7 +1,8 @@
 """Run folder -> verified int8 model -> firmware folder: what ``ghost-kws export`` and
 ``ghost-kws firmware`` do.
 
-``export_run`` converts a training run's model (its QAT model when ``ghost-kws qat`` made one),
+``export_run`` converts a training run's model (its QAT model when ``ghost-kws qat`` made one,
+or whichever of QAT and post-training int8 is more accurate on the validation split on TFLM),
 calibrating on training features, streams the whole test split through TFLM and writes
 ``<run>/export/model_int8.tflite`` and ``export.json`` (interface + verification report),
 each atomically. ``write_run_firmware`` turns that export into the firmware folder.
@@ -22,7 +23,7 @@ from firmware_export.firmware.folder import FirmwareFolder, write_firmware_folde
 from firmware_export.firmware.op_resolver import FOLDER_KERNELS
 from firmware_export.firmware.tensor_roles import tensor_name
 from firmware_export.tflite_model import TfliteModelInfo, read_tflite
-from firmware_export.verify import VerifyReport, verify_export
+from firmware_export.verify import VerifyReport, clip_predictions, stream_logits, verify_export
 from ghost_keras.features import MICROFRONTEND, FrontendConfig, make_frontend
 from ghost_keras.fileio import atomic_write_bytes, atomic_write_json
 from ghost_keras.quantization import load_qat_model, qat_model_path
@@ -54,9 +55,14 @@ class ExportResult:
     tflite_path: Path
     json_path: Path
     source: str  # "qat" or "float" (post-training quantization)
+    #: int8 TFLM accuracy on the validation split of each candidate of ``int8_from="best"``.
+    validation_accuracy: dict[str, float] | None = None
 
     def summary(self) -> str:
-        return (f"{self.tflite_path} ({self.source} -> int8)\n{self.report.summary()}")
+        picked = ("" if not self.validation_accuracy else "; picked on the validation split: "
+                  + ", ".join(f"{name} {100 * acc:.1f}%"
+                              for name, acc in self.validation_accuracy.items()))
+        return f"{self.tflite_path} ({self.source} -> int8{picked})\n{self.report.summary()}"
 
 
 def _calibration_features(x: np.ndarray, clips: int, seed: int) -> np.ndarray:
@@ -76,9 +82,20 @@ def _load_export_model(run_dir: Path, use_qat: bool = True):
     return model, None, run_config
 
 
+#: What ``export_run`` quantizes: the QAT model when the run has one; post-training quantization
+#: of the float model; or whichever of the two is more accurate on the validation split on TFLM.
+INT8_FROM = ("qat", "float", "best")
+
+
+def _tflm_accuracy(exported: ExportedModel, features: np.ndarray, labels: np.ndarray,
+                   frontend: FrontendConfig) -> float:
+    logits = stream_logits(exported, features, frontend=frontend)
+    return float(np.mean(clip_predictions(logits) == np.asarray(labels).reshape(-1)))
+
+
 def export_run(run_dir: str | Path, out: str | Path | None = None,
                calibration_clips: int = 200, verbose: int = 0,
-               use_qat: bool = True) -> ExportResult:
+               int8_from: str = "qat") -> ExportResult:
     """Converts, verifies on TFLM and writes the int8 model of a training run.
 
     Args:
@@ -86,30 +103,55 @@ def export_run(run_dir: str | Path, out: str | Path | None = None,
         out: Output folder (default ``<run_dir>/export``).
         calibration_clips: Training clips used to calibrate post-training quantization.
         verbose: progress of the TFLM verification (:mod:`ghost_keras.progress`).
-        use_qat: Export the QAT model when the run has one; False: post-training
-            quantization of the float model even then (to compare the two).
+        int8_from: One of :data:`INT8_FROM`. ``"qat"``: the QAT model when the run has one,
+            else post-training quantization; ``"float"``: post-training quantization even
+            then (to compare the two); ``"best"``: both, and the one more accurate on the
+            validation split on TFLM is kept (QAT on a tie). QAT can lose accuracy where
+            post-training int8 keeps it, and only held-out clips other than the test split's
+            can tell which to ship. A stream-trained run is judged on streams, not clips, so
+            it takes ``"qat"`` or ``"float"``.
+
+    Raises:
+        ValueError: ``int8_from`` is unknown, or ``"best"`` for a stream-trained run.
     """
     from ghost_keras.training import run_datasets
 
+    if int8_from not in INT8_FROM:
+        raise ValueError(f"int8_from={int8_from!r}: choose one of {', '.join(INT8_FROM)}.")
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / "export"
-    float_model, qat_model, run_config = _load_export_model(run_dir, use_qat)
+    float_model, qat_model, run_config = _load_export_model(run_dir, int8_from != "float")
+    if int8_from == "best" and "stream_training" in run_config:
+        raise ValueError(f"{run_dir} is stream-trained: its int8 model is judged on streams, "
+                         "not the validation clips; export it with int8 from qat or float.")
     datasets, _ = run_datasets(run_config)
     x_train, _ = datasets.as_numpy("train")
     x_test, y_test = datasets.as_numpy("test")
-    seed = int(run_config["train"]["seed"])
-    source_model = qat_model if qat_model is not None else float_model
-    exported = convert_model(source_model, _calibration_features(x_train, calibration_clips, seed))
+    frontend = FrontendConfig.from_dict(run_config["frontend"])
+    calibration = _calibration_features(x_train, calibration_clips,
+                                        int(run_config["train"]["seed"]))
+    models = {"qat": qat_model} if qat_model is not None else {}
+    if qat_model is None or int8_from == "best":
+        models["float"] = float_model
+    converted = {name: convert_model(m, calibration) for name, m in models.items()}
+    validation = None
+    if len(converted) > 1:
+        x_val, y_val = datasets.as_numpy("validation")
+        validation = {name: _tflm_accuracy(e, x_val, y_val, frontend)
+                      for name, e in converted.items()}
+    source = (max(converted, key=lambda name: (validation[name], name == "qat"))
+              if validation else next(iter(converted)))
+    exported = converted[source]
     report = verify_export(exported, x_test, y_test, float_model=float_model, qat_model=qat_model,
-                           frontend=FrontendConfig.from_dict(run_config["frontend"]),
-                           verbose=verbose)
+                           frontend=frontend, verbose=verbose)
     tflite_path = atomic_write_bytes(out / TFLITE_FILE, exported.tflite)
     json_path = atomic_write_json(out / EXPORT_JSON, {
         "run_dir": str(run_dir), "source": exported.source,
+        **({"validation_accuracy": validation} if validation else {}),
         "model": exported.to_dict(), "report": report.to_dict(),
         "frontend": run_config["frontend"], "labels": run_config["labels"],
     })
-    return ExportResult(exported, report, tflite_path, json_path, exported.source)
+    return ExportResult(exported, report, tflite_path, json_path, exported.source, validation)
 
 
 def deployed_recognizer(info: dict[str, Any],

@@ -53,8 +53,8 @@ def _fake_pipeline(monkeypatch) -> None:
                                    recall=[1.0, 0.25, 0.5])
     monkeypatch.setattr(ghost_keras.training, "train", train)
     monkeypatch.setattr(firmware_export.pipeline, "export_run",
-                        lambda run_dir, use_qat=True: types.SimpleNamespace(report=report,
-                                                                            source="qat"))
+                        lambda run_dir, int8_from="qat": types.SimpleNamespace(
+                            report=report, source="qat", validation_accuracy=None))
     monkeypatch.setattr(ghost_keras.quantization, "qat_run", lambda run_dir, epochs, verbose: 0.45)
 
 
