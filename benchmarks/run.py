@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="real (../shared/data), synthetic, or a Speech Commands folder")
     parser.add_argument("--seeds", type=int, help="seeds of every model at S (default 3, quick 1)")
     parser.add_argument("--ml-seeds", type=int, default=1, metavar="N",
-                        help="paper: seeds of every model at M and L (default 1)")
+                        help="paper: seeds of GRU and GhostGRU r2 at M and L (default 1)")
     parser.add_argument("--int8-from", choices=["qat", "best"], default="best",
                         help="paper: the int8 model each run ships: its QAT model, or the more "
                              "accurate on the validation split on TFLM of QAT and post-training "
