@@ -90,7 +90,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from firmware_export.pipeline import export_run
 
     report = export_run(args.run_dir, out=args.out, calibration_clips=args.calibration_clips,
-                        verbose=args.verbose)
+                        verbose=args.verbose, int8_from=args.int8_from)
     print(report.summary())
     return 0
 
@@ -310,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: RUN_DIR/export)")
     p.add_argument("--calibration-clips", type=int, default=200,
                    help="training clips that calibrate post-training quantization (no QAT)")
+    # firmware_export.pipeline.INT8_FROM, spelled out: importing it would load TensorFlow.
+    p.add_argument("--int8-from", choices=["qat", "float", "best"], default="qat",
+                   help="qat: the run's QAT model when it has one (default); float: "
+                        "post-training quantization of the float model; best: whichever of "
+                        "the two is more accurate on the validation split on TFLM")
     _add_verbose(p, 1)
     p.set_defaults(func=_cmd_export)
 

@@ -74,3 +74,36 @@ def test_paper_suite_prints_a_progress_line_as_each_run_starts_and_ends(tmp_path
         assert any("training" in line for line in mine), err
         assert any("QAT" in line for line in mine), err
         assert any("done in" in line and "int8 TFLM 40.0%" in line for line in mine), err
+
+
+def test_ml_seeds_give_gru_and_ghost_gru_r2_more_seeds_at_m_and_l(tmp_path, monkeypatch):
+    import benchmarks.paper as bench_paper
+    from benchmarks.common import data_choice
+
+    _fake_pipeline(monkeypatch)
+    result = bench_paper.suite_paper(tmp_path, quick=True, data=data_choice("synthetic"),
+                                     seeds=1, models=["gru_S", "gru_M", "ghost_gru_L_r4"],
+                                     ml_seeds=2)
+    assert [(r["model"], r["seed"]) for r in result["runs"]] == [
+        ("gru_S", 0), ("gru_M", 0), ("gru_M", 1), ("ghost_gru_L_r4", 0)]
+
+
+def test_resume_from_takes_rows_recorded_before_int8_from_as_qat_ones(tmp_path, monkeypatch,
+                                                                     capsys):
+    """A row recorded before the suite chose its int8 model shipped QAT: ``--int8-from qat``
+    takes it, ``best`` trains the run again."""
+    import benchmarks.paper as bench_paper
+    from benchmarks.common import data_choice
+
+    _fake_pipeline(monkeypatch)
+    data = data_choice("synthetic")
+    first = bench_paper.suite_paper(tmp_path / "a", quick=True, data=data, seeds=1,
+                                    models=["gru_S"], int8_from="qat")["runs"][0]
+    assert first["settings"].pop("int8_from") == "qat"
+    recorded = tmp_path / "paper.json"
+    recorded.write_text(json.dumps({"runs": [first]}))
+    capsys.readouterr()
+    for int8_from, taken in (("qat", True), ("best", False)):
+        bench_paper.suite_paper(tmp_path / int8_from, quick=True, data=data, seeds=1,
+                                models=["gru_S"], resume_from=recorded, int8_from=int8_from)
+        assert ("taken from" in capsys.readouterr().err) is taken, int8_from

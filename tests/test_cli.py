@@ -320,3 +320,13 @@ def test_operating_point_defaults_are_the_function():
     args = cli.build_parser().parse_args(["operating-point", "run"])
     assert args.target_fa_h == params["target_fa_per_hour"].default
     assert (args.minutes, args.seed) == (params["minutes"].default, params["seed"].default)
+
+
+def test_export_int8_choices_are_the_pipeline_ones():
+    """The CLI spells export_run's choices out (to start without TensorFlow): they must be
+    the pipeline's, default included."""
+    from firmware_export.pipeline import INT8_FROM, export_run
+
+    action = next(a for a in _commands()["export"]._actions if a.dest == "int8_from")
+    assert tuple(action.choices) == INT8_FROM
+    assert action.default == inspect.signature(export_run).parameters["int8_from"].default

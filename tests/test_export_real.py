@@ -99,3 +99,20 @@ def test_recognizer_on_tflm_finds_keywords_in_a_long_real_stream(real_run, tmp_p
     # "Always listening"), so this is no claim of a low FRR or FA rate.
     assert result["hits"] > 0.5 * result["detections"], result
     assert result["hits"] >= len(keywords) / 3, result
+
+
+def test_best_int8_is_the_candidate_more_accurate_on_the_validation_split(real_run):
+    """``int8_from="best"`` scores QAT and post-training int8 on the validation split on TFLM
+    and ships the better (QAT on a tie): the kept model's test figures are that candidate's
+    own export's, and export.json records both validation scores."""
+    if not qat_model_path(real_run.run_dir).is_file():
+        qat_run(real_run.run_dir, epochs=2, learning_rate=3e-4, verbose=0)
+    alone = {name: export_run(real_run.run_dir, int8_from=name).report.accuracy
+             for name in ("qat", "float")}
+    best = export_run(real_run.run_dir, int8_from="best")
+    scores = best.validation_accuracy
+    assert set(scores) == {"qat", "float"} and all(0.2 < v <= 1 for v in scores.values())
+    assert best.source == ("qat" if scores["qat"] >= scores["float"] else "float")
+    assert best.report.accuracy == alone[best.source]
+    assert json.loads(best.json_path.read_text())["validation_accuracy"] == scores
+    assert "picked on the validation split" in best.summary()

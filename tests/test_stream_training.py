@@ -255,6 +255,8 @@ def test_qat_of_a_stream_trained_run_is_per_frame_and_its_int8_model_follows_it(
 
     assert load_qat_model(qat_model_path(run)).output_shape == (None, len(LABELS_12))
     assert export_run(run).source == "qat"
+    with pytest.raises(ValueError, match="stream-trained"):  # clips cannot judge it
+        export_run(run, int8_from="best")
     config = json.loads((run / "config.json").read_text())
     index = stream_index(config["train"]["split_dirs"][0], run_dir=run)
     audio, _ = make_long_stream(index, 60.0, seed=5, split="validation")

@@ -106,6 +106,11 @@ def test_export_and_firmware_from_the_run(tiny_run, tmp_path):
     assert re.search(r"#define KWS_DETECTION_THRESHOLD +205 ", default)  # round(0.8 * 256)
 
 
+def test_export_names_an_unknown_int8_source_and_the_choices(tmp_path):
+    with pytest.raises(ValueError, match="int8_from='ptq': choose one of qat, float, best"):
+        export_run(tmp_path, int8_from="ptq")
+
+
 def test_demo_command_trains_exports_and_writes_the_firmware(tmp_path, capsys):
     """`ghost-kws demo` at tiny settings (a small synthetic set, one epoch, post-training
     quantization: QAT fine-tuning alone would double the time; test_quantization covers it):
