@@ -68,9 +68,10 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     the same size).
 
     ``seeds``: seeds of each model at S; ``ml_seeds``: of GRU and GhostGRU r2 at M and L (at 30
-    epochs 10-12 min per run on 2 cores, against 8-10 at S; :data:`ML_SEEDED`). ``int8_from``: the int8 model each run ships
-    (:func:`firmware_export.pipeline.export_run`; ``"best"``: QAT or post-training int8,
-    whichever is more accurate on the validation split on TFLM).
+    epochs 10-12 min per run on 2 cores, against 8-10 at S; :data:`ML_SEEDED`).
+    ``int8_from``: the int8 model each run ships (:func:`firmware_export.pipeline.export_run`;
+    ``"best"``: QAT or post-training int8, whichever is more accurate on the validation split
+    on TFLM).
 
     ``resume_from``: a ``paper.json`` or ``paper.partial.json`` of an earlier run (one committed
     beside ``docs/results.md``, say): its runs whose settings (:func:`run_settings`) equal this
