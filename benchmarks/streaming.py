@@ -100,11 +100,15 @@ STREAMS = {
 #: and a run folder ``<clip run>_<name>``: what it changes in the suite's StreamTrainConfig.
 #: ``stream+clips`` mixes a quarter of the training clips into each epoch
 #: (``StreamTrainConfig.clip_share``); ``+gain`` also draws word levels from -12..+6 dB (the
-#: default -6..+6 is narrower than the ``real_noise`` stream's -10..+6).
+#: default -6..+6 is narrower than the ``real_noise`` stream's -10..+6); ``+unknown`` puts
+#: more unknown words into the streams (40% of items, keywords 45%) and labels their frames
+#: ``_unknown_`` while they are spoken.
 STREAM_RECIPES: dict[str, dict[str, Any]] = {
     "stream": {},
     "stream+clips": {"clip_share": 0.25},
     "stream+clips+gain": {"clip_share": 0.25, "gain_db": [-12.0, 6.0]},
+    "stream+clips+unknown": {"clip_share": 0.25, "keyword_fraction": 0.45,
+                             "unknown_fraction": 0.4, "whole_unknown": True},
 }
 #: The false-accept budget the deployed operating point is chosen for, on a validation stream
 #: this many times the suite's stream length (``ghost-kws operating-point``).

@@ -138,8 +138,10 @@ def _cmd_stream_train(args: argparse.Namespace) -> int:
 
     given = {name: getattr(args, name) for name in (
         "epochs", "minutes_per_epoch", "chunk_frames", "batch_size", "learning_rates", "snr_db",
-        "gap_s", "gain_db", "hold_ms", "lead_ms", "clip_share", "seed")
-        if getattr(args, name) is not None}
+        "gap_s", "gain_db", "hold_ms", "lead_ms", "clip_share", "keyword_fraction",
+        "unknown_fraction", "seed") if getattr(args, name) is not None}
+    if args.whole_unknown:
+        given["whole_unknown"] = True
     metrics = stream_train(args.run_dir, args.out, StreamTrainConfig(**given),
                            verbose=args.verbose)
     print(f"stream-trained (epoch {metrics['kept_epoch']} kept): clip test accuracy "
@@ -351,6 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hold-ms", type=int,
                    help="frames up to this long after a word's end get its label (default: 1000)")
     p.add_argument("--lead-ms", type=int, help="... and from this long before it (default: 100)")
+    p.add_argument("--keyword-fraction", type=float,
+                   help="share of the streams' items that are keywords (default: 0.6)")
+    p.add_argument("--unknown-fraction", type=float,
+                   help="... that are unknown words; the rest is silence (default: 0.25)")
+    p.add_argument("--whole-unknown", action="store_true",
+                   help="label an unknown word's frames _unknown_ while it is spoken too "
+                        "(default: no loss there)")
     p.add_argument("--seed", type=int, help="seed of the audio, chunks and order (default: 0)")
     _add_verbose(p, 1, "0 quiet; 1 and 2 one line per epoch")
     p.set_defaults(func=_cmd_stream_train)

@@ -27,6 +27,10 @@ clip-trained recurrent run for that use:
   Pure stream training fits the generator's streams and loses clip accuracy (GhostGRU-S r2, 30
   epochs: 86.5% -> 78.7%; 86.6% with ``clip_share=0.25``, the ``streaming`` suite); the clips
   are real speech in the conditions the model first learned.
+- **Negatives** (``keyword_fraction``, ``unknown_fraction``, ``whole_unknown``, off by
+  default): more unknown words in the training streams, and their frames labelled
+  ``_unknown_`` while they are spoken, against the last false accepts of a stream-trained model,
+  unknown words it takes for keywords with a high score.
 
 The result is a normal run folder: ``model.keras`` is the clip-shaped model (same weights: the
 head reads the last state) so evaluate, export, firmware and stream-eval work on it unchanged;
@@ -55,7 +59,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from ghost_keras.data.long_stream import TruthItem, make_long_stream
-from ghost_keras.data.speech_commands import SILENCE, SpeechCommandsIndex
+from ghost_keras.data.speech_commands import SILENCE, UNKNOWN, SpeechCommandsIndex
 from ghost_keras.features import FrontendConfig
 from ghost_keras.features.stream import stream_features
 from ghost_keras.fileio import atomic_write_json
@@ -83,6 +87,11 @@ class StreamTrainConfig:
         validation_minutes: Length of the fixed validation stream.
         clip_share: Share of the run's training clips (a new random draw each epoch) mixed
             into the epoch as sequences with their label at the last frame; 0: streams only.
+        keyword_fraction: Share of the training streams' items that are keywords.
+        unknown_fraction: ... that are unknown words (the rest are silence items).
+        whole_unknown: Frames while an unknown word is spoken get ``_unknown_`` too, instead of
+            no loss: the model is taught never to name a keyword during another word (a
+            keyword's own frames before ``lead_ms`` keep no loss).
         seed: Seeds the streams, chunking, order and weights' updates.
     """
 
@@ -99,6 +108,9 @@ class StreamTrainConfig:
     lead_ms: int = 100
     validation_minutes: float = 10.0
     clip_share: float = 0.0
+    keyword_fraction: float = 0.6
+    unknown_fraction: float = 0.25
+    whole_unknown: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -112,20 +124,26 @@ class StreamTrainConfig:
                              ">= 0.")
         if not 0.0 <= self.clip_share <= 1.0:
             raise ValueError(f"clip_share={self.clip_share} must be in [0, 1].")
+        if (min(self.keyword_fraction, self.unknown_fraction) < 0
+                or self.keyword_fraction + self.unknown_fraction > 1 + 1e-9):
+            raise ValueError(f"keyword_fraction={self.keyword_fraction} and unknown_fraction="
+                             f"{self.unknown_fraction} must be >= 0 and sum to at most 1 (the "
+                             "rest are silence items).")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 def frame_targets(truth: Sequence[TruthItem], times_ms: np.ndarray, labels: Sequence[str], *,
-                  hold_ms: int = DEFAULT_HOLD_MS, lead_ms: int = 100
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  hold_ms: int = DEFAULT_HOLD_MS, lead_ms: int = 100,
+                  whole_unknown: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame label ids and loss weights of a stream from its truth.
 
     Silence everywhere; a keyword or unknown word ``[start, end]`` makes frames with times in
     ``[start, end - lead)`` weight 0 (still being spoken) and frames in ``[end - lead,
-    end + hold)`` its label. Items are applied in time order, so a word starting inside the
-    previous word's hold takes over from its start.
+    end + hold)`` its label; with ``whole_unknown`` an unknown word's label starts at its
+    ``start``. Items are applied in time order, so a word starting inside the previous word's
+    hold takes over from its start.
 
     Example:
         >>> t = np.arange(0, 3000, 500)                      # frames at 0, 0.5, ..., 2.5 s
@@ -145,7 +163,8 @@ def frame_targets(truth: Sequence[TruthItem], times_ms: np.ndarray, labels: Sequ
             continue
         if item.label not in labels:
             raise ValueError(f"truth label {item.label!r} is not one of the model's {labels}.")
-        care = item.end - lead_ms / 1000.0
+        care = (item.start if whole_unknown and item.label == UNKNOWN
+                else item.end - lead_ms / 1000.0)
         speaking = (t >= item.start) & (t < care)
         weights[speaking] = 0.0
         held = (t >= max(care, item.start)) & (t < item.end + hold_ms / 1000.0)
@@ -171,10 +190,11 @@ def stream_examples(index: SpeechCommandsIndex, frontend: FrontendConfig,
         audio, truth = make_long_stream(
             index, seconds, seed=int(rng.integers(2**31)), split=split,
             snr_db=float(rng.uniform(*config.snr_db)), gap_s=tuple(config.gap_s),
-            gain_db=tuple(config.gain_db))
+            gain_db=tuple(config.gain_db), keyword_fraction=config.keyword_fraction,
+            unknown_fraction=config.unknown_fraction)
         features, times = stream_features(audio, frontend)
         y, w = frame_targets(truth, times, labels, hold_ms=config.hold_ms,
-                             lead_ms=config.lead_ms)
+                             lead_ms=config.lead_ms, whole_unknown=config.whole_unknown)
         offset = int(rng.integers(n))
         count = (len(features) - offset) // n
         if count < 1:

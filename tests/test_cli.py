@@ -69,7 +69,8 @@ def _stream_train_default(name: str):
     ("demo", "qat_epochs", "ghost_keras.demo:run_demo", "qat_epochs"),
     *[("stream-train", name, None, name) for name in (
         "epochs", "minutes_per_epoch", "chunk_frames", "batch_size", "learning_rates", "snr_db",
-        "gap_s", "gain_db", "hold_ms", "lead_ms", "clip_share", "seed")],
+        "gap_s", "gain_db", "hold_ms", "lead_ms", "clip_share", "keyword_fraction",
+        "unknown_fraction", "seed")],
 ])
 def test_stated_defaults_are_the_functions(subcommand, dest, function, parameter):
     import importlib
@@ -82,6 +83,25 @@ def test_stated_defaults_are_the_functions(subcommand, dest, function, parameter
             .parameters[parameter].default
     assert _help_default(subcommand, dest) == (list(default) if isinstance(default, list)
                                                else [default])
+
+
+def test_stream_train_negatives_options_reach_its_config(monkeypatch):
+    import ghost_keras.stream_training
+
+    seen = {}
+
+    def fake_stream_train(run_dir, out, config, verbose):
+        seen["config"] = config
+        raise KeyboardInterrupt  # stop before any work; main() turns it into exit 130
+
+    monkeypatch.setattr(ghost_keras.stream_training, "stream_train", fake_stream_train)
+    assert cli.main(["stream-train", "runs/a", "--out", "runs/b", "--keyword-fraction", "0.45",
+                     "--unknown-fraction", "0.4", "--whole-unknown"]) == 130
+    config = seen["config"]
+    assert (config.keyword_fraction, config.unknown_fraction, config.whole_unknown) == (
+        0.45, 0.4, True)
+    assert cli.main(["stream-train", "runs/a", "--out", "runs/b"]) == 130
+    assert seen["config"].whole_unknown is False
 
 
 def test_train_recipe_options_are_the_train_config_fields_with_its_defaults(monkeypatch):

@@ -48,6 +48,22 @@ def test_frame_targets_hold_lead_and_dont_care():
     assert np.all(y[rest] == SIL) and np.all(w[rest] == 1)
 
 
+def test_whole_unknown_labels_an_unknown_word_while_it_is_spoken():
+    times = np.arange(0, 4000, 20)
+    truth = [TruthItem("yes", 0.5, 1.0), TruthItem(UNKNOWN, 2.0, 2.6)]
+    y, w = frame_targets(truth, times, LABELS_12, hold_ms=500, lead_ms=100,
+                         whole_unknown=True)
+    t = times / 1000.0
+    spoken = (t >= 2.0) & (t < 2.5)
+    assert np.all(y[spoken] == UNK) and np.all(w[spoken] == 1)
+    assert np.all(y[(t >= 2.5) & (t < 3.1)] == UNK)
+    # a keyword's own frames keep no loss while it is spoken
+    assert np.all(w[(t >= 0.5) & (t < 0.9)] == 0)
+    # without it, the same unknown frames carry no loss
+    _, w_plain = frame_targets(truth, times, LABELS_12, hold_ms=500, lead_ms=100)
+    assert np.all(w_plain[spoken] == 0)
+
+
 def test_a_word_inside_the_previous_hold_takes_over_from_its_start():
     times = np.arange(0, 4000, 20)
     truth = [TruthItem("no", 1.6, 2.0), TruthItem("yes", 1.0, 1.4)]  # any order
@@ -67,6 +83,8 @@ def test_frame_targets_errors():
         frame_targets([], times, ["yes", "no"])
     with pytest.raises(ValueError, match="hold_ms"):
         StreamTrainConfig(hold_ms=0)
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        StreamTrainConfig(keyword_fraction=0.7, unknown_fraction=0.4)
 
 
 def test_clip_examples_weigh_like_the_clip_loss():
