@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                 models: list[str] | None = None, epochs: int | None = None,
-                resume: bool = False, resume_from: Path | None = None,
+                resume: bool = False, resume_from: Sequence[Path] = (),
                 ml_seeds: int = 1, int8_from: str = "best") -> dict[str, Any]:
     """Trains, quantizes and exports every model (``models``: only these) and seed; one row per
     run and, per model, the mean and spread over its seeds against its base (the GRU or LSTM of
@@ -73,10 +74,10 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
     ``"best"``: QAT or post-training int8, whichever is more accurate on the validation split
     on TFLM).
 
-    ``resume_from``: a ``paper.json`` or ``paper.partial.json`` of an earlier run (one committed
-    beside ``docs/results.md``, say): its runs whose settings (:func:`run_settings`) equal this
-    run's are taken as recorded instead of trained again, so a suite longer than one working
-    session is finished in several."""
+    ``resume_from``: ``paper.json`` or ``paper.partial.json`` files of earlier runs (the one
+    committed beside ``docs/results.md``, say): their runs whose settings (:func:`run_settings`)
+    equal this run's are taken as recorded instead of trained again (the first file that has a
+    run wins), so a suite longer than one working session is finished in several."""
     specs = PAPER_QUICK if quick else PAPER_FULL
     if models:
         known = {spec_name(*spec): spec for spec in PAPER_FULL}
@@ -94,17 +95,18 @@ def suite_paper(out: Path, quick: bool, data: DataChoice, seeds: int | None,
             for seed in range(n_seeds if size == "S" else
                               ml_seeds if (arch, ratio) in ML_SEEDED else 1)]
     # Each recorded row's settings read once, as this code would write them.
-    recorded = [(recorded_settings(r["settings"]), r)
-                for r in (recorded_runs(resume_from) if resume_from else [])]
+    recorded = [(recorded_settings(r["settings"]), r, path)
+                for path in resume_from for r in recorded_runs(path)]
     runs = []
     for i, (arch, size, ratio, seed) in enumerate(plan, 1):
         tag = f"paper {i}/{len(plan)}"
         settings = run_settings(run_config(out, arch, size, ratio, seed, data, epochs, rates),
                                 data, qat_epochs, int8_from)
-        row = next((r for known, r in recorded if known == settings), None)
+        row, source = next(((r, path) for known, r, path in recorded if known == settings),
+                           (None, None))
         if row:
             progress(f"{tag} {spec_name(arch, size, ratio)} seed {seed}: taken from "
-                     f"{resume_from} (same settings; recorded {row['recorded']})")
+                     f"{source} (same settings; recorded {row['recorded']})")
         else:
             row = train_one(out, arch, size, ratio, seed, data, epochs, qat_epochs, rates,
                             resume=resume, tag=tag, int8_from=int8_from)

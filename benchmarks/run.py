@@ -94,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="paper: reuse a run's float model when its training config is the "
                              "same, and its QAT model when the QAT settings are too (the int8 "
                              "exports are redone); recipe: skip finished runs")
-    parser.add_argument("--resume-from", type=Path, metavar="JSON",
-                        help="paper: take the runs of this earlier paper.json / "
-                             "paper.partial.json whose settings are the same instead of "
+    parser.add_argument("--resume-from", type=Path, nargs="+", default=[], metavar="JSON",
+                        help="paper: take the runs of these earlier paper.json / "
+                             "paper.partial.json files whose settings are the same instead of "
                              "training them again (e.g. docs/results/paper.json)")
     parser.add_argument("--rows", nargs="*", help="recipe: only these rows (e.g. baseline +extra); streaming: these "
                              "stream-training recipes (default: stream)")

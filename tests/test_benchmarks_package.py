@@ -105,5 +105,11 @@ def test_resume_from_takes_rows_recorded_before_int8_from_as_qat_ones(tmp_path, 
     capsys.readouterr()
     for int8_from, taken in (("qat", True), ("best", False)):
         bench_paper.suite_paper(tmp_path / int8_from, quick=True, data=data, seeds=1,
-                                models=["gru_S"], resume_from=recorded, int8_from=int8_from)
+                                models=["gru_S"], resume_from=[recorded], int8_from=int8_from)
         assert ("taken from" in capsys.readouterr().err) is taken, int8_from
+    # of several files the first that has the run gives it; a file without it is passed over
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"runs": []}))
+    bench_paper.suite_paper(tmp_path / "both", quick=True, data=data, seeds=1,
+                            models=["gru_S"], resume_from=[other, recorded], int8_from="qat")
+    assert f"taken from {recorded}" in capsys.readouterr().err
