@@ -161,6 +161,10 @@ POINT_COLUMNS = ["model", "training", "stream", "probability", "window_ms", "sup
                  "fa_h_high", "false_accepts", "hours", "frr_at_1fa_h", "frr_at_5fa_h",
                  "frr_at_20fa_h"]
 
+#: Columns of the streaming suite's table over stream-training seeds.
+SEED_COLUMNS = ["model", "training", "seeds", "frr_at_1fa_h", "frr_at_5fa_h", "frr_at_20fa_h",
+                "point_frr", "point_fa_h", "negatives_fa_h"]
+
 #: Columns of the paper suite's per-run table (those a result has).
 PAPER_RUN_COLUMNS = ["model", "seed", "float_accuracy", "ptq_tflm_accuracy", "ptq_agreement",
                      "qat_accuracy", "int8_tflm_accuracy", "int8_unknown_recall",
@@ -171,7 +175,7 @@ PAPER_RUN_COLUMNS = ["model", "seed", "float_accuracy", "ptq_tflm_accuracy", "pt
 _NOT_SETTINGS = {"summary", "runs", "models", "details", "plots", "suite", "quick", "tiny",
                  "columns",
                  "data", "command", "machine", "date", "wall_seconds", "note",
-                 "operating_point", "operating_point_det", "streams"}
+                 "operating_point", "operating_point_det", "streams", "stream_seed_summary"}
 
 
 def _fmt(column: str, value: Any) -> str:
@@ -274,6 +278,13 @@ def _streaming_details(result: dict[str, Any]) -> list[str]:
                   "(`fa_h_low`-`fa_h_high`), and the DET curve's FRR at 1/5/20 FA/h with the "
                   "point's window and suppression:", "",
                   markdown_table(result["operating_point"], POINT_COLUMNS), ""]
+    if result.get("stream_seed_summary"):
+        lines += [f"Each stream-training recipe over {result.get('stream_seeds')} seeds of the "
+                  "stream training (the same clip run), int8 on TFLM, mean ± std: FRR at 1/5/20 "
+                  "FA/h on the test stream; at each seed's operating point the test stream's "
+                  "FRR and FA/h and the negative-only stream's FA/h (`(k of n)`: only k seeds "
+                  "reach that budget):", "",
+                  markdown_table(result["stream_seed_summary"], SEED_COLUMNS), ""]
     if result.get("stream_training"):
         settings = ", ".join(f"{k} = {v}" for k, v in result["stream_training"].items())
         lines += [f"Stream training: {settings}.", ""]

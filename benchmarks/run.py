@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default="real",
                         help="real (../shared/data), synthetic, or a Speech Commands folder")
     parser.add_argument("--seeds", type=int, help="seeds of every model at S (default 3, quick 1)")
+    parser.add_argument("--stream-seeds", type=int, default=1, metavar="N",
+                        help="streaming: seeds of each stream-training recipe on the seed-0 "
+                             "clip run (default 1)")
     parser.add_argument("--ml-seeds", type=int, default=1, metavar="N",
                         help="paper: seeds of GRU and GhostGRU r2 at M and L (default 1)")
     parser.add_argument("--int8-from", choices=["qat", "best"], default="best",
@@ -119,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         extra = ({"resume": args.resume} if name in ("paper", "recipe") else {}) | (
             {"resume_from": args.resume_from, "ml_seeds": args.ml_seeds,
              "int8_from": args.int8_from} if name == "paper" else {}) | (
-            {"rows": args.rows} if name in ("recipe", "streaming") else {})
+            {"rows": args.rows} if name in ("recipe", "streaming") else {}) | (
+            {"stream_seeds": args.stream_seeds} if name == "streaming" else {})
         result = SUITES[name](out, args.quick, data, args.seeds, models=args.models,
                               epochs=args.epochs, **extra)
         result.update({

@@ -39,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,42 @@ def _summary_rows(name: str, training: str, result: dict[str, Any]) -> list[dict
     return rows
 
 
+def _seed_summary(rows: list[dict[str, Any]], point_rows: list[dict[str, Any]]
+                  ) -> list[dict[str, Any]]:
+    """Each model's stream-training recipes over their seeds, int8 on TFLM: mean and standard
+    deviation of FRR at 1/5/20 FA/h on the test stream and, at each seed's operating point,
+    the test stream's FRR and FA/h and the negative-only stream's FA/h."""
+    def recipe(training: str) -> str:
+        return training.split(" seed ")[0]
+
+    def spread(values: list[float | None]) -> str | None:
+        """``mean ± std``; seeds without a value (no threshold reaches the budget) are
+        counted out, and the text says how many had one."""
+        known = [v for v in values if v is not None]
+        if not known:
+            return None
+        sd = statistics.stdev(known) if len(known) > 1 else 0.0
+        text = f"{statistics.fmean(known):.3f} ± {sd:.3f}"
+        return text if len(known) == len(values) else f"{text} ({len(known)} of {len(values)})"
+
+    out = []
+    keys = dict.fromkeys((r["model"], recipe(r["training"])) for r in rows
+                         if r["training"] != "clip" and r["scorer"] == "tflm_int8")
+    for model, name in keys:
+        steps = [r for r in rows if r["model"] == model and recipe(r["training"]) == name
+                 and r["scorer"] == "tflm_int8"]
+        points = {s: [r for r in point_rows if r["model"] == model
+                      and recipe(r["training"]) == name and r["stream"] == s]
+                  for s in ("test", "negatives")}
+        out.append({"model": model, "training": name, "seeds": len(steps),
+                    **{f"frr_at_{x}fa_h": spread([r[f"frr_at_{x}fa_h"] for r in steps])
+                       for x in FA_PER_HOUR_POINTS},
+                    "point_frr": spread([r["frr"] for r in points["test"]]),
+                    "point_fa_h": spread([r["fa_h"] for r in points["test"]]),
+                    "negatives_fa_h": spread([r["fa_h"] for r in points["negatives"]])})
+    return out
+
+
 def _checks(rows: list[dict[str, Any]], trained: str) -> dict[str, Any]:
     """Checks of GhostGRU-S r2 stream-trained by recipe ``trained``, int8 on TFLM with its
     state carried: FRR at most the windowed re-run's at 1/5/20 FA/h, its compute against that
@@ -293,9 +330,14 @@ def _point_checks(point_rows: list[dict[str, Any]], trained: str) -> dict[str, A
 
 def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                     models: list[str] | None = None, epochs: int | None = None,
-                    rows: list[str] | None = None) -> dict[str, Any]:
+                    rows: list[str] | None = None, stream_seeds: int = 1) -> dict[str, Any]:
     """The suite's rows (model, training, scorer), checks, evaluations and DET plot;
-    ``rows``: the :data:`STREAM_RECIPES` to train (default: ``stream``)."""
+    ``rows``: the :data:`STREAM_RECIPES` to train (default: ``stream``).
+
+    ``stream_seeds``: each recipe is stream-trained with this many seeds on the same clip run
+    (seed 0). Seed 0 is the row named by its recipe, with the float baselines, the checks and
+    the plot; seed ``s > 0`` is ``"<recipe> seed s"``, int8 on TFLM only, and
+    ``stream_seed_summary`` gives each recipe's mean and spread over its seeds."""
     from firmware_export.pipeline import RECOGNIZER_DEFAULTS, export_run
     from firmware_export.evaluate import stream_eval
     from ghost_keras.quantization import qat_model_path, qat_run
@@ -330,10 +372,13 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
         elif not _finished(clip_dir):  # trained (e.g. by the paper suite), export pending
             progress(f"streaming {name}: int8 export of {clip_dir}")
             export_run(clip_dir)
-        variants = [("clip", clip_dir)]
-        for recipe in recipes if arch != "ds_cnn" else []:
-            config = dataclasses.replace(stream_config, **STREAM_RECIPES[recipe])
-            stream_dir = clip_dir.with_name(f"{clip_dir.name}_{recipe.replace('+', '_')}")
+        variants = [("clip", clip_dir, 0)]
+        for recipe, stream_seed in ((r, k) for r in (recipes if arch != "ds_cnn" else [])
+                                    for k in range(stream_seeds)):
+            config = dataclasses.replace(stream_config, **STREAM_RECIPES[recipe],
+                                         seed=stream_seed)
+            stream_dir = clip_dir.with_name(f"{clip_dir.name}_{recipe.replace('+', '_')}"
+                                            + (f"_seed{stream_seed}" if stream_seed else ""))
             trained = (_stream_config(stream_dir) == config.to_dict()
                        and (stream_dir / "model.keras").is_file())
             if not trained:
@@ -345,36 +390,41 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                 export_run(stream_dir)
             elif not _finished(stream_dir):
                 export_run(stream_dir)
-            variants.append((recipe, stream_dir))
-        for training, run_dir in variants:
+            variants.append((recipe if not stream_seed else f"{recipe} seed {stream_seed}",
+                             stream_dir, stream_seed))
+        for training, run_dir, stream_seed in variants:
             window = arch == "ds_cnn"
             progress(f"streaming {name} {training}-trained: scoring the {minutes:g}-min stream")
             started = time.perf_counter()
             every = TFLM_WINDOW_EVERY if window else 1
-            result = stream_eval(run_dir, wav, csv, every=every, float_window_every=1,
+            key = f"{name}_{training}".replace(" seed ", "_seed")
+            result = stream_eval(run_dir, wav, csv, every=every, float_step=not stream_seed,
+                                 float_window_every=None if stream_seed else 1,
                                  thresholds=STREAM_THRESHOLDS, parts=PARTS,
                                  settings=dict(RECOGNIZER_DEFAULTS),
-                                 out_dir=out / "streaming" / f"{name}_{training}")
-            key = f"{name}_{training}"
+                                 out_dir=out / "streaming" / key)
             evals[key] = {"run_dir": str(run_dir), "json": result.get("json"),
                           "agreement": result["agreement"]}
-            curves[f"{name} {training}"] = {
-                scorer: [{k: c[k] for k in ("probability", "frr", "fa_per_hour")}
-                         for c in run["det"]] for scorer, run in result["runs"].items()}
+            if not stream_seed:  # the plot: one curve per model and recipe
+                curves[f"{name} {training}"] = {
+                    scorer: [{k: c[k] for k in ("probability", "frr", "fa_per_hour")}
+                             for c in run["det"]] for scorer, run in result["runs"].items()}
             progress(f"streaming {name} {training}-trained: scored in "
                      f"{(time.perf_counter() - started) / 60:.1f} min")
-            new = _summary_rows(name, training, result)
+            new = [dict(r, stream_seed=stream_seed)
+                   for r in _summary_rows(name, training, result)]
             for r in new:
                 print(json.dumps(r), flush=True)
             rows.extend(new)
-            point, at_point = _at_operating_point(run_dir, streams, minutes, every, out,
-                                                  f"{name}_{training}")
+            point, at_point = _at_operating_point(run_dir, streams, minutes, every, out, key)
             for stream_name, r in at_point.items():
                 row = {"model": name, "training": training, "stream": stream_name,
-                       **_point_row(point, r)}
+                       "stream_seed": stream_seed, **_point_row(point, r)}
                 print(json.dumps(row), flush=True)
                 point_rows.append(row)
-                point_curves[f"{name} {training} {stream_name}"] = r["runs"]["tflm_int8"]["det"]
+                if not stream_seed:
+                    point_curves[f"{name} {training} {stream_name}"] = (
+                        r["runs"]["tflm_int8"]["det"])
     # The checks read the last stream-training recipe asked for (the one under test).
     suite = {"summary": rows, "checks": {**_checks(rows, recipes[-1]),
                                          **_point_checks(point_rows, recipes[-1])},
@@ -386,6 +436,8 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                         "minutes": minutes, "snr_db": STREAMS["test"]["snr_db"]},
              "stream_training": stream_config.to_dict(),
              "stream_recipes": {r: STREAM_RECIPES[r] for r in recipes}, "epochs": epochs,
+             "stream_seeds": stream_seeds,
+             "stream_seed_summary": _seed_summary(rows, point_rows) if stream_seeds > 1 else [],
              "thresholds": list(STREAM_THRESHOLDS), "parts": PARTS,
              "cpu_count": os.cpu_count(),
              "fa_per_hour_points": list(FA_PER_HOUR_POINTS),

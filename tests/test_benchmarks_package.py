@@ -113,3 +113,28 @@ def test_resume_from_takes_rows_recorded_before_int8_from_as_qat_ones(tmp_path, 
     bench_paper.suite_paper(tmp_path / "both", quick=True, data=data, seeds=1,
                             models=["gru_S"], resume_from=[other, recorded], int8_from="qat")
     assert f"taken from {recorded}" in capsys.readouterr().err
+
+
+def test_streaming_seed_summary_is_each_recipe_over_its_stream_training_seeds():
+    """Seed 0 is the row named by its recipe, seed s > 0 ``"<recipe> seed s"``; the summary
+    takes int8-on-TFLM rows only and says how many seeds reached a budget."""
+    from benchmarks.report import SEED_COLUMNS, markdown_table
+    from benchmarks.streaming import _seed_summary
+
+    def step(training, seed, frr1, frr5, scorer="tflm_int8"):
+        return {"model": "m", "training": training, "scorer": scorer, "stream_seed": seed,
+                "frr_at_1fa_h": frr1, "frr_at_5fa_h": frr5, "frr_at_20fa_h": 0.3}
+
+    rows = [step("clip", 0, None, None), step("r", 0, 0.6, 0.5),
+            step("r", 0, 0.1, 0.1, "float_step"), step("r seed 1", 1, 0.8, 0.4),
+            step("r seed 2", 2, None, 0.6)]
+    points = [{"model": "m", "training": t, "stream": s, "frr": f, "fa_h": a}
+              for t, f in (("r", 0.7), ("r seed 1", 0.8), ("r seed 2", 0.9))
+              for s, a in (("test", 1.0), ("negatives", 2.0))]
+    (summary,) = _seed_summary(rows, points)
+    assert summary["training"] == "r" and summary["seeds"] == 3
+    assert summary["frr_at_1fa_h"] == "0.700 ± 0.141 (2 of 3)"
+    assert summary["frr_at_5fa_h"] == "0.500 ± 0.100"
+    assert summary["point_frr"] == "0.800 ± 0.100"
+    assert summary["negatives_fa_h"] == "2.000 ± 0.000"
+    assert "0.700 ± 0.141 (2 of 3)" in markdown_table([summary], SEED_COLUMNS)
