@@ -411,15 +411,14 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                              for c in run["det"]] for scorer, run in result["runs"].items()}
             progress(f"streaming {name} {training}-trained: scored in "
                      f"{(time.perf_counter() - started) / 60:.1f} min")
-            new = [dict(r, stream_seed=stream_seed)
-                   for r in _summary_rows(name, training, result)]
+            new = _summary_rows(name, training, result)
             for r in new:
                 print(json.dumps(r), flush=True)
             rows.extend(new)
             point, at_point = _at_operating_point(run_dir, streams, minutes, every, out, key)
             for stream_name, r in at_point.items():
                 row = {"model": name, "training": training, "stream": stream_name,
-                       "stream_seed": stream_seed, **_point_row(point, r)}
+                       **_point_row(point, r)}
                 print(json.dumps(row), flush=True)
                 point_rows.append(row)
                 if not stream_seed:

@@ -121,13 +121,12 @@ def test_streaming_seed_summary_is_each_recipe_over_its_stream_training_seeds():
     from benchmarks.report import SEED_COLUMNS, markdown_table
     from benchmarks.streaming import _seed_summary
 
-    def step(training, seed, frr1, frr5, scorer="tflm_int8"):
-        return {"model": "m", "training": training, "scorer": scorer, "stream_seed": seed,
+    def step(training, frr1, frr5, scorer="tflm_int8"):
+        return {"model": "m", "training": training, "scorer": scorer,
                 "frr_at_1fa_h": frr1, "frr_at_5fa_h": frr5, "frr_at_20fa_h": 0.3}
 
-    rows = [step("clip", 0, None, None), step("r", 0, 0.6, 0.5),
-            step("r", 0, 0.1, 0.1, "float_step"), step("r seed 1", 1, 0.8, 0.4),
-            step("r seed 2", 2, None, 0.6)]
+    rows = [step("clip", None, None), step("r", 0.6, 0.5), step("r", 0.1, 0.1, "float_step"),
+            step("r seed 1", 0.8, 0.4), step("r seed 2", None, 0.6)]
     points = [{"model": "m", "training": t, "stream": s, "frr": f, "fa_h": a}
               for t, f in (("r", 0.7), ("r seed 1", 0.8), ("r seed 2", 0.9))
               for s, a in (("test", 1.0), ("negatives", 2.0))]
