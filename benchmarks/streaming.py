@@ -39,18 +39,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (LEARNING_RATES, PAPER_EPOCHS, DataChoice, progress, reusable,
                                run_config, run_folder, spec_name, tiny_mode, train_one)
+from benchmarks.stream_seeds import FA_PER_HOUR_POINTS, seed_label, seed_summary
 
 #: (arch, size, ratio) of the suite.
 STREAMING_SPECS = [("gru", "S", 1), ("ghost_gru", "S", 2), ("ds_cnn", "S", 1)]
-#: False accepts per hour the FRR is read at.
-FA_PER_HOUR_POINTS = (1, 5, 20)
 #: Detection probabilities of the DET curves: every 0.025 from 0.3 to 0.95, then 0.97-0.99
 #: (FRR at X FA/h is read off these points, so they must be dense where FA/h is 1-20).
 STREAM_THRESHOLDS = tuple(round(0.3 + 0.025 * i, 3) for i in range(27)) + (0.97, 0.98, 0.99)
@@ -242,42 +240,6 @@ def _summary_rows(name: str, training: str, result: dict[str, Any]) -> list[dict
     return rows
 
 
-def _seed_summary(rows: list[dict[str, Any]], point_rows: list[dict[str, Any]]
-                  ) -> list[dict[str, Any]]:
-    """Each model's stream-training recipes over their seeds, int8 on TFLM: mean and standard
-    deviation of FRR at 1/5/20 FA/h on the test stream and, at each seed's operating point,
-    the test stream's FRR and FA/h and the negative-only stream's FA/h."""
-    def recipe(training: str) -> str:
-        return training.split(" seed ")[0]
-
-    def spread(values: list[float | None]) -> str | None:
-        """``mean ± std``; seeds without a value (no threshold reaches the budget) are
-        counted out, and the text says how many had one."""
-        known = [v for v in values if v is not None]
-        if not known:
-            return None
-        sd = statistics.stdev(known) if len(known) > 1 else 0.0
-        text = f"{statistics.fmean(known):.3f} ± {sd:.3f}"
-        return text if len(known) == len(values) else f"{text} ({len(known)} of {len(values)})"
-
-    out = []
-    keys = dict.fromkeys((r["model"], recipe(r["training"])) for r in rows
-                         if r["training"] != "clip" and r["scorer"] == "tflm_int8")
-    for model, name in keys:
-        steps = [r for r in rows if r["model"] == model and recipe(r["training"]) == name
-                 and r["scorer"] == "tflm_int8"]
-        points = {s: [r for r in point_rows if r["model"] == model
-                      and recipe(r["training"]) == name and r["stream"] == s]
-                  for s in ("test", "negatives")}
-        out.append({"model": model, "training": name, "seeds": len(steps),
-                    **{f"frr_at_{x}fa_h": spread([r[f"frr_at_{x}fa_h"] for r in steps])
-                       for x in FA_PER_HOUR_POINTS},
-                    "point_frr": spread([r["frr"] for r in points["test"]]),
-                    "point_fa_h": spread([r["fa_h"] for r in points["test"]]),
-                    "negatives_fa_h": spread([r["fa_h"] for r in points["negatives"]])})
-    return out
-
-
 def _checks(rows: list[dict[str, Any]], trained: str) -> dict[str, Any]:
     """Checks of GhostGRU-S r2 stream-trained by recipe ``trained``, int8 on TFLM with its
     state carried: FRR at most the windowed re-run's at 1/5/20 FA/h, its compute against that
@@ -390,8 +352,7 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
                 export_run(stream_dir)
             elif not _finished(stream_dir):
                 export_run(stream_dir)
-            variants.append((recipe if not stream_seed else f"{recipe} seed {stream_seed}",
-                             stream_dir, stream_seed))
+            variants.append((seed_label(recipe, stream_seed), stream_dir, stream_seed))
         for training, run_dir, stream_seed in variants:
             window = arch == "ds_cnn"
             progress(f"streaming {name} {training}-trained: scoring the {minutes:g}-min stream")
@@ -436,7 +397,7 @@ def suite_streaming(out: Path, quick: bool, data: DataChoice, seeds: int | None,
              "stream_training": stream_config.to_dict(),
              "stream_recipes": {r: STREAM_RECIPES[r] for r in recipes}, "epochs": epochs,
              "stream_seeds": stream_seeds,
-             "stream_seed_summary": _seed_summary(rows, point_rows) if stream_seeds > 1 else [],
+             "stream_seed_summary": seed_summary(rows, point_rows) if stream_seeds > 1 else [],
              "thresholds": list(STREAM_THRESHOLDS), "parts": PARTS,
              "cpu_count": os.cpu_count(),
              "fa_per_hour_points": list(FA_PER_HOUR_POINTS),

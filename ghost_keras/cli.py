@@ -139,9 +139,7 @@ def _cmd_stream_train(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in (
         "epochs", "minutes_per_epoch", "chunk_frames", "batch_size", "learning_rates", "snr_db",
         "gap_s", "gain_db", "hold_ms", "lead_ms", "clip_share", "keyword_fraction",
-        "unknown_fraction", "seed") if getattr(args, name) is not None}
-    if args.whole_unknown:
-        given["whole_unknown"] = True
+        "unknown_fraction", "whole_unknown", "seed") if getattr(args, name) is not None}
     metrics = stream_train(args.run_dir, args.out, StreamTrainConfig(**given),
                            verbose=args.verbose)
     print(f"stream-trained (epoch {metrics['kept_epoch']} kept): clip test accuracy "
@@ -357,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of the streams' items that are keywords (default: 0.6)")
     p.add_argument("--unknown-fraction", type=float,
                    help="... that are unknown words; the rest is silence (default: 0.25)")
-    p.add_argument("--whole-unknown", action="store_true",
+    p.add_argument("--whole-unknown", action="store_true", default=None,
                    help="label an unknown word's frames _unknown_ while it is spoken too "
                         "(default: no loss there)")
     p.add_argument("--seed", type=int, help="seed of the audio, chunks and order (default: 0)")

@@ -119,7 +119,7 @@ def test_streaming_seed_summary_is_each_recipe_over_its_stream_training_seeds():
     """Seed 0 is the row named by its recipe, seed s > 0 ``"<recipe> seed s"``; the summary
     takes int8-on-TFLM rows only and says how many seeds reached a budget."""
     from benchmarks.report import SEED_COLUMNS, markdown_table
-    from benchmarks.streaming import _seed_summary
+    from benchmarks.stream_seeds import seed_label, seed_summary
 
     def step(training, frr1, frr5, scorer="tflm_int8"):
         return {"model": "m", "training": training, "scorer": scorer,
@@ -130,7 +130,8 @@ def test_streaming_seed_summary_is_each_recipe_over_its_stream_training_seeds():
     points = [{"model": "m", "training": t, "stream": s, "frr": f, "fa_h": a}
               for t, f in (("r", 0.7), ("r seed 1", 0.8), ("r seed 2", 0.9))
               for s, a in (("test", 1.0), ("negatives", 2.0))]
-    (summary,) = _seed_summary(rows, points)
+    assert seed_label("r", 0) == "r" and seed_label("r", 2) == "r seed 2"
+    (summary,) = seed_summary(rows, points)
     assert summary["training"] == "r" and summary["seeds"] == 3
     assert summary["frr_at_1fa_h"] == "0.700 ± 0.141 (2 of 3)"
     assert summary["frr_at_5fa_h"] == "0.500 ± 0.100"
